@@ -1,0 +1,9 @@
+// The whole public API of asio_uring, as <boost/asio.hpp> is Asio's.
+#pragma once
+
+#include <asio_uring/io_context.hpp>
+#include <asio_uring/basic_waitable_timer.hpp>
+#include <asio_uring/steady_timer.hpp>
+#include <asio_uring/system_timer.hpp>
+#include <asio_uring/high_resolution_timer.hpp>
+#include <asio_uring/signal_set.hpp>

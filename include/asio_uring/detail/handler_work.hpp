@@ -1,0 +1,138 @@
+// How an operation holds its handler's executor and delivers the result.
+#pragma once
+
+#include <asio_uring/io_context.hpp>
+
+#include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <optional>
+#include <type_traits>
+
+namespace asio_uring::detail {
+
+template <typename T>
+struct is_our_executor : std::false_type {};
+template <typename A, unsigned B>
+struct is_our_executor<io_context::basic_executor_type<A, B>> : std::true_type {};
+
+// True when completing on `ex` is a plain call: it is our executor on the
+// scheduler that reaps the completion (possibly inside a type-erased one).
+template <typename Executor>
+bool is_native_executor(const Executor& ex, const scheduler& s) noexcept
+{
+  if constexpr (is_our_executor<Executor>::value)
+    return &ex.context().impl() == &s;
+  else if constexpr (std::is_same_v<Executor, boost::asio::any_io_executor>
+      || std::is_same_v<Executor, boost::asio::any_completion_executor>)
+  {
+    if (auto* p = ex.template target<io_context::executor_type>())
+      return &p->context().impl() == &s;
+    return false;
+  }
+  else
+    return false;
+}
+
+// The outstanding work an operation keeps on its handler's associated
+// executor, and the dispatch of the handler through that executor. When the
+// executor is ours (the common case) it holds nothing and completion is a
+// direct call: the scheduler already counts the operation's work.
+template <typename Handler, typename IoExecutor>
+class handler_work
+{
+  using assoc_type = boost::asio::associated_executor_t<Handler, IoExecutor>;
+  static constexpr bool standard = boost::asio::execution::is_executor<assoc_type>::value;
+
+  template <bool Std, typename = void>
+  struct work_of { using type = boost::asio::executor_work_guard<assoc_type>; };
+  template <typename D>
+  struct work_of<true, D>
+  {
+    using type = std::decay_t<typename boost::asio::prefer_result<assoc_type,
+        boost::asio::execution::outstanding_work_t::tracked_t>::type>;
+  };
+  using work_type = typename work_of<standard>::type;
+
+public:
+  handler_work(Handler& h, const IoExecutor& io_ex, const scheduler& s)
+  {
+    assoc_type ex = boost::asio::get_associated_executor(h, io_ex);
+    if (is_native_executor(ex, s)) return;
+    if constexpr (standard)
+      work_.emplace(boost::asio::prefer(ex, boost::asio::execution::outstanding_work.tracked));
+    else
+      work_.emplace(ex);
+  }
+
+  handler_work(handler_work&&) = default;
+
+  // Runs `f` (the handler bound to its arguments) as the handler's executor
+  // requires.
+  template <typename Function>
+  void complete(Function& f, Handler& h)
+  {
+    if (!work_)
+    {
+      std::move(f)();
+      return;
+    }
+    if constexpr (standard)
+    {
+      boost::asio::execution::execute(
+          boost::asio::prefer(*work_, boost::asio::execution::blocking.possibly,
+              boost::asio::execution::allocator(boost::asio::get_associated_allocator(h))),
+          std::move(f));
+    }
+    else
+    {
+      work_->get_executor().dispatch(std::move(f), boost::asio::get_associated_allocator(h));
+      work_.reset();
+    }
+  }
+
+private:
+  std::optional<work_type> work_;
+};
+
+// Allocates operations through the handler's associated allocator, recycled
+// per thread when it is the default one.
+template <typename Handler>
+struct op_allocator
+{
+  using type = typename boost::asio::detail::get_recycling_allocator<
+      boost::asio::associated_allocator_t<Handler>,
+      boost::asio::detail::thread_info_base::default_tag>::type;
+
+  static type get(const Handler& h)
+  {
+    return boost::asio::detail::get_recycling_allocator<
+        boost::asio::associated_allocator_t<Handler>,
+        boost::asio::detail::thread_info_base::default_tag>::get(
+            boost::asio::get_associated_allocator(h));
+  }
+
+  template <typename Op, typename... Args>
+  static Op* create(Handler& h, Args&&... args)
+  {
+    typename std::allocator_traits<type>::template rebind_alloc<Op> a(get(h));
+    Op* p = a.allocate(1);
+    try { return new (p) Op(std::move(h), std::forward<Args>(args)...); }
+    catch (...) { a.deallocate(p, 1); throw; }
+  }
+
+  template <typename Op>
+  static void destroy(Op* op, const type& alloc) noexcept
+  {
+    typename std::allocator_traits<type>::template rebind_alloc<Op> a(alloc);
+    op->~Op();
+    a.deallocate(op, 1);
+  }
+};
+
+} // namespace asio_uring::detail

@@ -1,0 +1,218 @@
+// The loop: ready queues, work counting, the ring owner, timers, wake-ups.
+//
+// Threading model (see doc/design.md): at most one thread at a time "owns the
+// loop" -- it may fill SQEs, submit, reap CQEs and touch the timer queues.
+// When one thread runs the context it keeps the loop across handlers, so the
+// single-thread path takes no lock per handler. Other threads hand work over
+// through `shared_` (ready handlers) and `foreign_starts_` (operations that
+// must be started by the owner), and wake an owner blocked in the kernel with
+// an eventfd whose read is kept armed on the ring.
+#pragma once
+
+#include <asio_uring/detail/operation.hpp>
+#include <asio_uring/detail/ring.hpp>
+
+#include <boost/asio/detail/thread_context.hpp>
+#include <boost/asio/detail/thread_info_base.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <semaphore>
+
+namespace asio_uring::detail {
+
+class scheduler;
+
+// A queue of timers on one clock; implemented by timer_queue<Clock, Traits>.
+class timer_queue_base
+{
+public:
+  virtual ~timer_queue_base() = default;
+  // Microseconds until the earliest deadline, clamped to [0, max_us].
+  virtual long wait_duration_usec(long max_us) const = 0;
+  // Moves the operations of expired timers to `out` (result 0).
+  virtual void get_ready_timers(op_queue& out) = 0;
+  // Destroys every pending operation without invoking it.
+  virtual void destroy_all() noexcept = 0;
+
+private:
+  friend class scheduler;
+  timer_queue_base* next_ = nullptr;
+};
+
+// Per-thread state while a thread runs (or briefly borrows) a scheduler.
+// Deriving from Asio's thread_info_base gives Asio's recycling allocator
+// (executor_function, awaitable frames, our own ops) a per-thread cache.
+struct thread_ctx : boost::asio::detail::thread_info_base
+{
+  thread_ctx(scheduler& s, bool running) noexcept;
+  ~thread_ctx();
+  thread_ctx(const thread_ctx&) = delete;
+  thread_ctx& operator=(const thread_ctx&) = delete;
+
+  scheduler* sched;
+  thread_ctx* outer;
+  op_queue q;              // ready operations only this thread runs
+  bool owns_loop = false;  // may touch the ring and the timer queues
+  bool in_run;             // inside run()/poll() (false: borrowing)
+  // Work started minus work finished by this thread during the current
+  // handler; folded into the shared count when the handler returns.
+  long private_work = 0;
+};
+
+inline thread_local thread_ctx* tl_thread_ctx = nullptr;
+
+class scheduler : public boost::asio::detail::thread_context
+{
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit scheduler(const io_context_options& opts);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  // --- running -----------------------------------------------------------
+  // Runs up to `max` handlers. `block`: wait for work; `deadline`: give up
+  // waiting at that time (nullptr: no limit).
+  std::size_t run(std::size_t max, bool block, const clock::time_point* deadline);
+  void stop();
+  bool stopped() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  void restart() noexcept { stopped_.store(false, std::memory_order_release); }
+  // Destroys every pending handler without invoking it (context teardown).
+  void shutdown();
+
+  // --- work --------------------------------------------------------------
+  // Inside a handler run by this scheduler the count is kept per thread and
+  // settled when the handler returns (a handler that starts one operation
+  // costs no atomic operation at all); elsewhere it is the shared atomic.
+  void work_started() noexcept
+  {
+    if (thread_ctx* t = running_here()) ++t->private_work;
+    else outstanding_work_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void work_finished() noexcept
+  {
+    if (thread_ctx* t = running_here()) --t->private_work;
+    else release_work(1);
+  }
+
+  // --- handing over operations -------------------------------------------
+  // Queues a ready handler and counts its work.
+  void post_immediate(operation* op) { work_started(); post_deferred(op); }
+  // Queues a ready operation whose work is already counted.
+  void post_deferred(operation* op);
+
+  thread_ctx* running_here() const noexcept
+  {
+    thread_ctx* t = tl_thread_ctx;
+    return (t && t->sched == this && t->in_run) ? t : nullptr;
+  }
+
+  bool running_in_this_thread() const noexcept
+  {
+    for (thread_ctx* t = tl_thread_ctx; t; t = t->outer)
+      if (t->sched == this && t->in_run) return true;
+    return false;
+  }
+
+  // The calling thread owns the loop: it may fill SQEs and touch timers.
+  thread_ctx* loop_owner_here() const noexcept
+  {
+    thread_ctx* t = tl_thread_ctx;
+    return (t && t->sched == this && t->owns_loop) ? t : nullptr;
+  }
+
+  // Starts `op` (its work already counted): inline when this thread owns the
+  // loop, otherwise by the owner (the operation is called with start_marker).
+  void start(operation* op)
+  {
+    if (loop_owner_here()) { op->mark_start(); op->complete(*this); }
+    else defer_start(op);
+  }
+  void defer_start(operation* op);
+
+  // Runs `f` with the loop owned: inline if this thread owns it, by borrowing
+  // the loop if nobody does, or on the owning thread (waiting for it).
+  template <typename F>
+  void with_loop(F&& f)
+  {
+    if (loop_owner_here()) { f(); return; }
+    with_loop_slow(&invoke_fn<std::remove_reference_t<F>>, &f);
+  }
+
+  // A completed operation ready to run; loop owner only.
+  void push_ready(operation* op) noexcept { tl_thread_ctx->q.push(op); }
+
+  // --- the ring (loop owner only) -----------------------------------------
+  ring& get_ring() noexcept { return ring_; }
+  // Never null: a full submission queue is submitted first.
+  io_uring_sqe* get_sqe();
+  // Counts an SQE whose CQE will come back to an operation.
+  void op_submitted() noexcept { ++inflight_; }
+  // Operations with a request in the kernel (diagnostics and tests).
+  std::size_t in_flight() const noexcept { return inflight_; }
+  // Asks the kernel to cancel the request whose user_data is `op`.
+  void cancel_in_flight(operation* op);
+
+  // --- timers (loop owner only) -------------------------------------------
+  void add_timer_queue(timer_queue_base& q);
+  void remove_timer_queue(timer_queue_base& q);
+
+private:
+  template <typename F>
+  static void invoke_fn(void* f) { (*static_cast<F*>(f))(); }
+  void release_work(long n) noexcept
+  {
+    if (outstanding_work_.fetch_sub(n, std::memory_order_acq_rel) == n) stop();
+  }
+  // Folds a finished handler's private count (and its own unit) into the
+  // shared count.
+  void settle_work(thread_ctx& t) noexcept
+  {
+    long delta = t.private_work - 1;
+    t.private_work = 0;
+    if (delta > 0) outstanding_work_.fetch_add(delta, std::memory_order_relaxed);
+    else if (delta < 0) release_work(-delta);
+  }
+  void with_loop_slow(void (*fn)(void*), void* arg);
+
+  bool refill(thread_ctx& t, bool block, const clock::time_point* deadline);
+  void drive(thread_ctx& t, bool block, const clock::time_point* deadline);
+  void reap(thread_ctx& t);
+  void start_all(op_queue& ops);
+  void stop_locked();
+  void wake_owner_locked();
+  void arm_wake_read();
+  void release_loop_locked(thread_ctx& t);
+  friend struct thread_ctx;
+  friend class run_scope;
+
+  ring ring_;
+  int wake_fd_ = -1;
+  std::uint64_t wake_buf_ = 0;
+  operation wake_op_;
+  bool wake_armed_ = false;     // loop owner only
+  std::size_t inflight_ = 0;    // loop owner only
+  timer_queue_base* timer_queues_ = nullptr;  // loop owner only
+
+  std::atomic<long> outstanding_work_{0};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> foreign_pending_{false};  // shared_ or foreign_starts_ non-empty
+
+  std::mutex mutex_;
+  std::condition_variable idle_cv_;
+  op_queue shared_;           // ready handlers for any running thread
+  op_queue foreign_starts_;   // operations the loop owner must start
+  thread_ctx* loop_owner_ = nullptr;
+  int threads_in_run_ = 0;
+  int idle_threads_ = 0;
+  bool owner_sleeping_ = false;  // the owner is (about to be) blocked in the kernel
+  bool wake_sent_ = false;
+  bool shutdown_ = false;
+};
+
+} // namespace asio_uring::detail
