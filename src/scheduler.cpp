@@ -337,7 +337,7 @@ void scheduler::reap(thread_ctx& t)
   io_uring_cq_advance(r, seen);
 }
 
-void scheduler::post_deferred(operation* op)
+void scheduler::post_deferred_slow(operation* op)
 {
   for (thread_ctx* t = tl_thread_ctx; t; t = t->outer)
   {

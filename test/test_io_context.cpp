@@ -444,3 +444,17 @@ BOOST_AUTO_TEST_CASE(options_construct_a_working_context)
   hinted.run();
   BOOST_TEST(fired == 101);
 }
+
+BOOST_AUTO_TEST_CASE(sqpoll_context_runs_posts_and_timers)
+{
+  asio_uring::io_context_options opts;
+  opts.sqpoll = true;
+  opts.sqpoll_idle_ms = 10;
+  asio_uring::io_context ctx(opts);
+  std::vector<int> order;
+  asio_uring::steady_timer t(ctx, 5ms);
+  t.async_wait([&](boost::system::error_code ec) { order.push_back(ec ? -1 : 2); });
+  net::post(ctx, [&] { order.push_back(1); });
+  ctx.run();
+  BOOST_TEST((order == std::vector<int>{1, 2}));
+}

@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 
 #include <csignal>
+#include <atomic>
 #include <thread>
 
 namespace net = boost::asio;
@@ -43,7 +44,7 @@ BOOST_AUTO_TEST_CASE(every_set_in_every_context_sees_it)
 {
   asio_uring::io_context a, b;
   asio_uring::signal_set a1(a, SIGUSR1), a2(a, SIGUSR1), b1(b, SIGUSR1);
-  int seen = 0;
+  std::atomic<int> seen{0};  // the two contexts run on two threads
   auto handler = [&](error_code ec, int signo) { if (!ec && signo == SIGUSR1) ++seen; };
   a1.async_wait(handler);
   a2.async_wait(handler);
@@ -53,7 +54,7 @@ BOOST_AUTO_TEST_CASE(every_set_in_every_context_sees_it)
   ::raise(SIGUSR1);
   a.run();
   tb.join();
-  BOOST_TEST(seen == 3);
+  BOOST_TEST(seen.load() == 3);
 }
 
 BOOST_AUTO_TEST_CASE(cancel_and_slot_and_remove)

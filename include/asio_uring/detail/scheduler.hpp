@@ -89,12 +89,12 @@ public:
   // Inside a handler run by this scheduler the count is kept per thread and
   // settled when the handler returns (a handler that starts one operation
   // costs no atomic operation at all); elsewhere it is the shared atomic.
-  void work_started() noexcept
+  [[gnu::always_inline]] void work_started() noexcept
   {
     if (thread_ctx* t = running_here()) ++t->private_work;
     else outstanding_work_.fetch_add(1, std::memory_order_relaxed);
   }
-  void work_finished() noexcept
+  [[gnu::always_inline]] void work_finished() noexcept
   {
     if (thread_ctx* t = running_here()) --t->private_work;
     else release_work(1);
@@ -104,7 +104,11 @@ public:
   // Queues a ready handler and counts its work.
   void post_immediate(operation* op) { work_started(); post_deferred(op); }
   // Queues a ready operation whose work is already counted.
-  void post_deferred(operation* op);
+  void post_deferred(operation* op)
+  {
+    if (thread_ctx* t = running_here()) t->q.push(op);
+    else post_deferred_slow(op);
+  }
 
   thread_ctx* running_here() const noexcept
   {
@@ -134,6 +138,7 @@ public:
     else defer_start(op);
   }
   void defer_start(operation* op);
+  void post_deferred_slow(operation* op);
 
   // Runs `f` with the loop owned: inline if this thread owns it, by borrowing
   // the loop if nobody does, or on the owning thread (waiting for it).
