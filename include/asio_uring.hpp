@@ -7,3 +7,11 @@
 #include <asio_uring/system_timer.hpp>
 #include <asio_uring/high_resolution_timer.hpp>
 #include <asio_uring/signal_set.hpp>
+#include <asio_uring/basic_socket.hpp>
+#include <asio_uring/basic_stream_socket.hpp>
+#include <asio_uring/basic_datagram_socket.hpp>
+#include <asio_uring/basic_socket_acceptor.hpp>
+#include <asio_uring/ip/tcp.hpp>
+#include <asio_uring/ip/udp.hpp>
+#include <asio_uring/local/stream_protocol.hpp>
+#include <asio_uring/connect.hpp>

@@ -260,6 +260,14 @@ void scheduler::cancel_in_flight(operation* op)
   io_uring_sqe_set_data64(sqe, 0);
 }
 
+void scheduler::cancel_fd(int fd, bool now)
+{
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, 0);
+  if (now) io_uring_submit(ring_.get());
+}
+
 void scheduler::arm_wake_read()
 {
   if (wake_armed_) return;

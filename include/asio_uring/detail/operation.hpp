@@ -30,7 +30,9 @@ public:
   void complete_with(scheduler& s, int res, unsigned flags) { func_(&s, this, res, flags); }
 
   void complete(scheduler& s) { func_(&s, this, res_, flags_); }
-  void destroy() { func_(nullptr, this, 0, 0); }
+  // The last result is passed on so an operation can release what a CQE
+  // gave it (an accepted descriptor) when it is destroyed instead of run.
+  void destroy() { func_(nullptr, this, res_, flags_); }
   void set_result(int res, unsigned flags) noexcept { res_ = res; flags_ = flags; }
   void mark_start() noexcept { res_ = start_marker; flags_ = 0; }
 
@@ -42,7 +44,7 @@ private:
   friend class op_queue;
   operation* next_ = nullptr;
   func_type func_;
-  int res_ = 0;
+  int res_ = start_marker;
   unsigned flags_ = 0;
   bool internal_ = false;
 };

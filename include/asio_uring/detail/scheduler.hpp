@@ -162,6 +162,9 @@ public:
   std::size_t in_flight() const noexcept { return inflight_; }
   // Asks the kernel to cancel the request whose user_data is `op`.
   void cancel_in_flight(operation* op);
+  // Cancels every request on descriptor `fd`; with `now`, submits at once so
+  // the descriptor may be closed right after (its number may be reused).
+  void cancel_fd(int fd, bool now);
 
   // --- timers (loop owner only) -------------------------------------------
   void add_timer_queue(timer_queue_base& q);

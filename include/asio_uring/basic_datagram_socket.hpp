@@ -1,0 +1,218 @@
+// asio_uring::basic_datagram_socket: Asio's datagram socket interface.
+#pragma once
+
+#include <asio_uring/basic_stream_socket.hpp>
+
+namespace asio_uring {
+
+namespace detail {
+
+// recvmsg/sendmsg with an address: the peer's endpoint travels in the op.
+template <typename Endpoint>
+struct msg_kind : kind_base
+{
+  template <typename Buffers>
+  msg_kind(int f, const Buffers& b, int fl, bool is_send, Endpoint* from, const Endpoint* to)
+    : fd(f), flags(is_send ? (fl | MSG_NOSIGNAL) : fl), send(is_send), bufs(b), sender(from)
+  {
+    if (to)
+    {
+      std::memcpy(&addr, to->data(), to->size());
+      addr_len = static_cast<socklen_t>(to->size());
+    }
+  }
+  void prep(io_uring_sqe* sqe)
+  {
+    msg = {};
+    msg.msg_iov = bufs.iov;
+    msg.msg_iovlen = bufs.count;
+    msg.msg_name = &addr;
+    msg.msg_namelen = send ? addr_len : sizeof addr;
+    if (send) io_uring_prep_sendmsg(sqe, fd, &msg, static_cast<unsigned>(flags));
+    else io_uring_prep_recvmsg(sqe, fd, &msg, static_cast<unsigned>(flags));
+  }
+  std::tuple<boost::system::error_code, std::size_t> result(int res)
+  {
+    if (res >= 0 && sender)
+    {
+      std::memcpy(sender->data(), &addr, msg.msg_namelen);
+      sender->resize(msg.msg_namelen);
+    }
+    return transfer_result(res);
+  }
+  int fd;
+  int flags;
+  bool send;
+  iov_buffers<> bufs;
+  Endpoint* sender;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  ::msghdr msg{};
+};
+
+} // namespace detail
+
+template <typename Protocol, typename Executor = boost::asio::any_io_executor>
+class basic_datagram_socket : public basic_socket<Protocol, Executor>
+{
+  using base = basic_socket<Protocol, Executor>;
+  using msg_kind = detail::msg_kind<typename Protocol::endpoint>;
+
+public:
+  using typename base::executor_type;
+  using typename base::endpoint_type;
+  using typename base::protocol_type;
+
+  template <typename OtherExecutor>
+  struct rebind_executor
+  {
+    using other = basic_datagram_socket<Protocol, OtherExecutor>;
+  };
+
+  using base::base;
+  basic_datagram_socket(basic_datagram_socket&&) noexcept = default;
+  basic_datagram_socket& operator=(basic_datagram_socket&&) = default;
+
+  template <typename ConstBufferSequence>
+  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to,
+      boost::asio::socket_base::message_flags f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = send_to(b, to, f, ec);
+    boost::asio::detail::throw_error(ec, "send_to");
+    return n;
+  }
+  template <typename ConstBufferSequence>
+  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to,
+      boost::asio::socket_base::message_flags f, boost::system::error_code& ec)
+  {
+    detail::iov_buffers<64> bufs(b);
+    ::msghdr msg{};
+    msg.msg_iov = bufs.iov;
+    msg.msg_iovlen = bufs.count;
+    msg.msg_name = const_cast<sockaddr*>(to.data());
+    msg.msg_namelen = static_cast<socklen_t>(to.size());
+    ssize_t n = ::sendmsg(this->fd_, &msg, f | MSG_NOSIGNAL);
+    if (n < 0)
+    {
+      ec = detail::last_error();
+      return 0;
+    }
+    ec.clear();
+    return static_cast<std::size_t>(n);
+  }
+
+  template <typename MutableBufferSequence>
+  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from,
+      boost::asio::socket_base::message_flags f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = receive_from(b, from, f, ec);
+    boost::asio::detail::throw_error(ec, "receive_from");
+    return n;
+  }
+  template <typename MutableBufferSequence>
+  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from,
+      boost::asio::socket_base::message_flags f, boost::system::error_code& ec)
+  {
+    detail::iov_buffers<64> bufs(b);
+    ::msghdr msg{};
+    msg.msg_iov = bufs.iov;
+    msg.msg_iovlen = bufs.count;
+    msg.msg_name = from.data();
+    msg.msg_namelen = static_cast<socklen_t>(from.capacity());
+    ssize_t n = ::recvmsg(this->fd_, &msg, f);
+    if (n < 0)
+    {
+      ec = detail::last_error();
+      return 0;
+    }
+    from.resize(msg.msg_namelen);
+    ec.clear();
+    return static_cast<std::size_t>(n);
+  }
+
+  template <typename ConstBufferSequence>
+  std::size_t send(const ConstBufferSequence& b, boost::asio::socket_base::message_flags f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = detail::sync_transfer<true>(this->fd_, b, f, false, ec);
+    boost::asio::detail::throw_error(ec, "send");
+    return n;
+  }
+  template <typename MutableBufferSequence>
+  std::size_t receive(const MutableBufferSequence& b, boost::asio::socket_base::message_flags f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = detail::sync_transfer<false>(this->fd_, b, f, false, ec);
+    boost::asio::detail::throw_error(ec, "receive");
+    return n;
+  }
+
+  // Completes with (error_code, bytes).
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_send_to(const ConstBufferSequence& b, const endpoint_type& to,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_send_to(b, to, 0, std::forward<WriteToken>(token));
+  }
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_send_to(const ConstBufferSequence& b, const endpoint_type& to,
+      boost::asio::socket_base::message_flags f,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs, const endpoint_type& dest, int flags) {
+          this->template launch<msg_kind>(handler, this->early_check(),
+              msg_kind(this->fd_, bufs, flags, true, nullptr, &dest));
+        }, token, b, to, static_cast<int>(f));
+  }
+
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive_from(const MutableBufferSequence& b, endpoint_type& from,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_receive_from(b, from, 0, std::forward<ReadToken>(token));
+  }
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive_from(const MutableBufferSequence& b, endpoint_type& from,
+      boost::asio::socket_base::message_flags f,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
+        [this, &from](auto handler, const MutableBufferSequence& bufs, int flags) {
+          this->template launch<msg_kind>(handler, this->early_check(),
+              msg_kind(this->fd_, bufs, flags, false, &from, nullptr));
+        }, token, b, static_cast<int>(f));
+  }
+
+  // Connected datagram sockets.
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_send(const ConstBufferSequence& b,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs) {
+          this->template launch<detail::send_kind>(handler, this->early_check(),
+              detail::send_kind(this->fd_, bufs, 0));
+        }, token, b);
+  }
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive(const MutableBufferSequence& b,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& bufs) {
+          this->template launch<detail::recv_kind>(handler, this->early_check(),
+              detail::recv_kind(this->fd_, bufs, 0, false));
+        }, token, b);
+  }
+};
+
+} // namespace asio_uring

@@ -1,0 +1,524 @@
+// asio_uring::basic_socket: Asio's basic_socket interface; asynchronous
+// operations are io_uring requests, synchronous ones plain system calls.
+#pragma once
+
+#include <asio_uring/detail/uring_op.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/detail/throw_error.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/socket_base.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace asio_uring {
+
+namespace detail {
+
+inline boost::system::error_code last_error() noexcept
+{
+  return {errno, boost::system::system_category()};
+}
+
+struct connect_kind : kind_base
+{
+  template <typename Endpoint>
+  connect_kind(int f, const Endpoint& ep) : fd(f), len(static_cast<socklen_t>(ep.size()))
+  {
+    std::memcpy(&addr, ep.data(), ep.size());
+  }
+  void prep(io_uring_sqe* sqe) { io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&addr), len); }
+  std::tuple<boost::system::error_code> result(int res) { return {result_error(res)}; }
+  int fd;
+  socklen_t len;
+  sockaddr_storage addr;
+};
+
+struct poll_kind : kind_base
+{
+  poll_kind(int f, unsigned m) : fd(f), mask(m) {}
+  void prep(io_uring_sqe* sqe) { io_uring_prep_poll_add(sqe, fd, mask); }
+  std::tuple<boost::system::error_code> result(int res) { return {result_error(res)}; }
+  int fd;
+  unsigned mask;
+};
+
+} // namespace detail
+
+template <typename Protocol, typename Executor = boost::asio::any_io_executor>
+class basic_socket : public boost::asio::socket_base
+{
+public:
+  using executor_type = Executor;
+  using protocol_type = Protocol;
+  using endpoint_type = typename Protocol::endpoint;
+  using native_handle_type = int;
+  using lowest_layer_type = basic_socket;
+
+  template <typename OtherExecutor>
+  struct rebind_executor
+  {
+    using other = basic_socket<Protocol, OtherExecutor>;
+  };
+
+  explicit basic_socket(const executor_type& ex)
+    : ex_(ex), sched_(&detail::context_of(ex).impl())
+  {
+  }
+
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  explicit basic_socket(ExecutionContext& ctx) : basic_socket(executor_type(ctx.get_executor()))
+  {
+  }
+
+  basic_socket(const executor_type& ex, const protocol_type& p) : basic_socket(ex) { open(p); }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_socket(ExecutionContext& ctx, const protocol_type& p) : basic_socket(ctx) { open(p); }
+
+  basic_socket(const executor_type& ex, const endpoint_type& ep) : basic_socket(ex)
+  {
+    open(ep.protocol());
+    bind(ep);
+  }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_socket(ExecutionContext& ctx, const endpoint_type& ep) : basic_socket(ctx)
+  {
+    open(ep.protocol());
+    bind(ep);
+  }
+
+  basic_socket(const executor_type& ex, const protocol_type& p, native_handle_type fd)
+    : basic_socket(ex) { assign(p, fd); }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_socket(ExecutionContext& ctx, const protocol_type& p, native_handle_type fd)
+    : basic_socket(ctx) { assign(p, fd); }
+
+  basic_socket(basic_socket&& o) noexcept
+    : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), protocol_(o.protocol_),
+      user_non_blocking_(o.user_non_blocking_), async_used_(o.async_used_)
+  {
+  }
+
+  template <typename P1, typename E1, typename = std::enable_if_t<
+      std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
+  basic_socket(basic_socket<P1, E1>&& o)
+    : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), protocol_(o.protocol_),
+      user_non_blocking_(o.user_non_blocking_), async_used_(o.async_used_)
+  {
+  }
+
+  basic_socket& operator=(basic_socket&& o)
+  {
+    if (this != &o)
+    {
+      close_quietly();
+      ex_ = o.ex_;
+      sched_ = o.sched_;
+      fd_ = std::exchange(o.fd_, -1);
+      protocol_ = o.protocol_;
+      user_non_blocking_ = o.user_non_blocking_;
+      async_used_ = o.async_used_;
+    }
+    return *this;
+  }
+
+  basic_socket(const basic_socket&) = delete;
+  basic_socket& operator=(const basic_socket&) = delete;
+
+  ~basic_socket() { close_quietly(); }
+
+  executor_type get_executor() noexcept { return ex_; }
+  lowest_layer_type& lowest_layer() noexcept { return *this; }
+  const lowest_layer_type& lowest_layer() const noexcept { return *this; }
+
+  // --- lifetime --------------------------------------------------------------
+  void open(const protocol_type& p = protocol_type())
+  {
+    boost::system::error_code ec;
+    open(p, ec);
+    boost::asio::detail::throw_error(ec, "open");
+  }
+  void open(const protocol_type& p, boost::system::error_code& ec)
+  {
+    if (fd_ >= 0)
+    {
+      ec = boost::asio::error::already_open;
+      return;
+    }
+    int fd = ::socket(p.family(), p.type() | SOCK_CLOEXEC, p.protocol());
+    if (fd < 0)
+    {
+      ec = detail::last_error();
+      return;
+    }
+    fd_ = fd;
+    protocol_ = p;
+    ec.clear();
+  }
+
+  void assign(const protocol_type& p, native_handle_type fd)
+  {
+    boost::system::error_code ec;
+    assign(p, fd, ec);
+    boost::asio::detail::throw_error(ec, "assign");
+  }
+  void assign(const protocol_type& p, native_handle_type fd, boost::system::error_code& ec)
+  {
+    if (fd_ >= 0)
+    {
+      ec = boost::asio::error::already_open;
+      return;
+    }
+    fd_ = fd;
+    protocol_ = p;
+    user_non_blocking_ = false;
+    ec.clear();
+  }
+
+  bool is_open() const noexcept { return fd_ >= 0; }
+
+  // Pending operations complete with operation_aborted.
+  void close()
+  {
+    boost::system::error_code ec;
+    close(ec);
+    boost::asio::detail::throw_error(ec, "close");
+  }
+  void close(boost::system::error_code& ec)
+  {
+    ec.clear();
+    if (fd_ < 0) return;
+    int fd = std::exchange(fd_, -1);
+    cancel_all(fd, true);
+    if (::close(fd) != 0 && errno != EINTR) ec = detail::last_error();
+  }
+
+  // Gives up the descriptor; pending operations complete with operation_aborted.
+  native_handle_type release()
+  {
+    if (fd_ < 0) boost::asio::detail::throw_error(boost::asio::error::bad_descriptor, "release");
+    int fd = std::exchange(fd_, -1);
+    cancel_all(fd, true);
+    return fd;
+  }
+
+  native_handle_type native_handle() noexcept { return fd_; }
+
+  void cancel()
+  {
+    boost::system::error_code ec;
+    cancel(ec);
+    boost::asio::detail::throw_error(ec, "cancel");
+  }
+  void cancel(boost::system::error_code& ec)
+  {
+    if (fd_ < 0)
+    {
+      ec = boost::asio::error::bad_descriptor;
+      return;
+    }
+    cancel_all(fd_, false);
+    ec.clear();
+  }
+
+  // --- addresses and options ----------------------------------------------------
+  void bind(const endpoint_type& ep)
+  {
+    boost::system::error_code ec;
+    bind(ep, ec);
+    boost::asio::detail::throw_error(ec, "bind");
+  }
+  void bind(const endpoint_type& ep, boost::system::error_code& ec)
+  {
+    ec = ::bind(fd_, ep.data(), static_cast<socklen_t>(ep.size())) == 0
+        ? boost::system::error_code() : detail::last_error();
+  }
+
+  void connect(const endpoint_type& ep)
+  {
+    boost::system::error_code ec;
+    connect(ep, ec);
+    boost::asio::detail::throw_error(ec, "connect");
+  }
+  void connect(const endpoint_type& ep, boost::system::error_code& ec)
+  {
+    if (fd_ < 0)
+    {
+      open(ep.protocol(), ec);
+      if (ec) return;
+    }
+    int r;
+    do r = ::connect(fd_, ep.data(), static_cast<socklen_t>(ep.size()));
+    while (r != 0 && errno == EINTR);
+    ec = r == 0 ? boost::system::error_code() : detail::last_error();
+  }
+
+  // Completes with (error_code); opens the socket first if needed.
+  template <typename ConnectToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_connect(const endpoint_type& ep,
+      ConnectToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    boost::system::error_code open_ec;
+    if (fd_ < 0) open(ep.protocol(), open_ec);
+    return boost::asio::async_initiate<ConnectToken, void(boost::system::error_code)>(
+        [this, open_ec](auto handler, const endpoint_type& e) {
+          launch<detail::connect_kind>(handler,
+              open_ec ? -open_ec.value() : detail::operation::start_marker,
+              detail::connect_kind(fd_, e));
+        }, token, ep);
+  }
+
+  template <typename SettableSocketOption>
+  void set_option(const SettableSocketOption& opt)
+  {
+    boost::system::error_code ec;
+    set_option(opt, ec);
+    boost::asio::detail::throw_error(ec, "set_option");
+  }
+  template <typename SettableSocketOption>
+  void set_option(const SettableSocketOption& opt, boost::system::error_code& ec)
+  {
+    ec = ::setsockopt(fd_, opt.level(protocol_), opt.name(protocol_), opt.data(protocol_),
+        static_cast<socklen_t>(opt.size(protocol_))) == 0
+        ? boost::system::error_code() : detail::last_error();
+  }
+
+  template <typename GettableSocketOption>
+  void get_option(GettableSocketOption& opt) const
+  {
+    boost::system::error_code ec;
+    get_option(opt, ec);
+    boost::asio::detail::throw_error(ec, "get_option");
+  }
+  template <typename GettableSocketOption>
+  void get_option(GettableSocketOption& opt, boost::system::error_code& ec) const
+  {
+    socklen_t len = static_cast<socklen_t>(opt.size(protocol_));
+    if (::getsockopt(fd_, opt.level(protocol_), opt.name(protocol_), opt.data(protocol_), &len) != 0)
+    {
+      ec = detail::last_error();
+      return;
+    }
+    opt.resize(protocol_, len);
+    ec.clear();
+  }
+
+  template <typename IoControlCommand>
+  void io_control(IoControlCommand& cmd)
+  {
+    boost::system::error_code ec;
+    io_control(cmd, ec);
+    boost::asio::detail::throw_error(ec, "io_control");
+  }
+  template <typename IoControlCommand>
+  void io_control(IoControlCommand& cmd, boost::system::error_code& ec)
+  {
+    ec = ::ioctl(fd_, static_cast<unsigned long>(cmd.name()), cmd.data()) == 0
+        ? boost::system::error_code() : detail::last_error();
+  }
+
+  // User-visible non-blocking mode: synchronous operations fail with
+  // would_block instead of blocking. Asynchronous operations are unaffected.
+  bool non_blocking() const { return user_non_blocking_; }
+  void non_blocking(bool mode)
+  {
+    boost::system::error_code ec;
+    non_blocking(mode, ec);
+    boost::asio::detail::throw_error(ec, "non_blocking");
+  }
+  void non_blocking(bool mode, boost::system::error_code& ec)
+  {
+    ec = set_fd_non_blocking(mode);
+    if (!ec) user_non_blocking_ = mode;
+  }
+  bool native_non_blocking() const
+  {
+    int flags = ::fcntl(fd_, F_GETFL, 0);
+    return flags >= 0 && (flags & O_NONBLOCK);
+  }
+  void native_non_blocking(bool mode)
+  {
+    boost::system::error_code ec;
+    native_non_blocking(mode, ec);
+    boost::asio::detail::throw_error(ec, "native_non_blocking");
+  }
+  void native_non_blocking(bool mode, boost::system::error_code& ec)
+  {
+    if (!mode && user_non_blocking_)
+    {
+      ec = boost::asio::error::invalid_argument;
+      return;
+    }
+    ec = set_fd_non_blocking(mode);
+  }
+
+  std::size_t available() const
+  {
+    boost::system::error_code ec;
+    std::size_t n = available(ec);
+    boost::asio::detail::throw_error(ec, "available");
+    return n;
+  }
+  std::size_t available(boost::system::error_code& ec) const
+  {
+    int n = 0;
+    if (::ioctl(fd_, FIONREAD, &n) != 0)
+    {
+      ec = detail::last_error();
+      return 0;
+    }
+    ec.clear();
+    return static_cast<std::size_t>(n);
+  }
+
+  bool at_mark() const
+  {
+    int mark = 0;
+    if (::ioctl(fd_, SIOCATMARK, &mark) != 0)
+      boost::asio::detail::throw_error(detail::last_error(), "at_mark");
+    return mark != 0;
+  }
+
+  endpoint_type local_endpoint() const
+  {
+    boost::system::error_code ec;
+    endpoint_type ep = local_endpoint(ec);
+    boost::asio::detail::throw_error(ec, "local_endpoint");
+    return ep;
+  }
+  endpoint_type local_endpoint(boost::system::error_code& ec) const
+  {
+    return name_of(&::getsockname, ec);
+  }
+  endpoint_type remote_endpoint() const
+  {
+    boost::system::error_code ec;
+    endpoint_type ep = remote_endpoint(ec);
+    boost::asio::detail::throw_error(ec, "remote_endpoint");
+    return ep;
+  }
+  endpoint_type remote_endpoint(boost::system::error_code& ec) const
+  {
+    return name_of(&::getpeername, ec);
+  }
+
+  void shutdown(shutdown_type what)
+  {
+    boost::system::error_code ec;
+    shutdown(what, ec);
+    boost::asio::detail::throw_error(ec, "shutdown");
+  }
+  void shutdown(shutdown_type what, boost::system::error_code& ec)
+  {
+    ec = ::shutdown(fd_, static_cast<int>(what)) == 0
+        ? boost::system::error_code() : detail::last_error();
+  }
+
+  // --- readiness --------------------------------------------------------------
+  void wait(wait_type w)
+  {
+    boost::system::error_code ec;
+    wait(w, ec);
+    boost::asio::detail::throw_error(ec, "wait");
+  }
+  void wait(wait_type w, boost::system::error_code& ec)
+  {
+    pollfd p{fd_, static_cast<short>(poll_mask(w)), 0};
+    int r;
+    do r = ::poll(&p, 1, -1);
+    while (r < 0 && errno == EINTR);
+    ec = r < 0 ? detail::last_error() : boost::system::error_code();
+  }
+
+  template <typename WaitToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_wait(wait_type w, WaitToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WaitToken, void(boost::system::error_code)>(
+        [this](auto handler, wait_type what) {
+          launch<detail::poll_kind>(handler, early_check(), detail::poll_kind(fd_, poll_mask(what)));
+        }, token, w);
+  }
+
+protected:
+  template <typename, typename> friend class basic_socket;
+  template <typename, typename> friend class basic_socket_acceptor;
+
+  // Starts a request of kind `Kind` for `handler` (or completes it with
+  // `early_res`, a negative errno).
+  template <typename Kind, typename Handler>
+  void launch(Handler& handler, int early_res, Kind&& kind)
+  {
+    using op = detail::uring_op<Handler, Executor, Kind>;
+    async_used_ = true;
+    op::launch(handler, ex_, *sched_, early_res, std::move(kind));
+  }
+
+  // -EBADF when closed, otherwise "start it".
+  int early_check() const noexcept { return fd_ < 0 ? -EBADF : detail::operation::start_marker; }
+
+  static unsigned poll_mask(wait_type w) noexcept
+  {
+    switch (w)
+    {
+    case wait_read: return POLLIN;
+    case wait_write: return POLLOUT;
+    default: return POLLPRI | POLLERR | POLLHUP;
+    }
+  }
+
+  Executor ex_;
+  detail::scheduler* sched_;
+  int fd_ = -1;
+  Protocol protocol_ = endpoint_type().protocol();
+  bool user_non_blocking_ = false;
+  bool async_used_ = false;  // a request may be in the kernel: close() must cancel
+
+private:
+  void cancel_all(int fd, bool closing)
+  {
+    if (!async_used_) return;
+    detail::scheduler* s = sched_;
+    s->with_loop([s, fd, closing] { s->cancel_fd(fd, closing); });
+  }
+
+  void close_quietly() noexcept
+  {
+    boost::system::error_code ignored;
+    try { close(ignored); } catch (...) {}
+  }
+
+  boost::system::error_code set_fd_non_blocking(bool mode)
+  {
+    int flags = ::fcntl(fd_, F_GETFL, 0);
+    if (flags < 0) return detail::last_error();
+    flags = mode ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return ::fcntl(fd_, F_SETFL, flags) == 0 ? boost::system::error_code() : detail::last_error();
+  }
+
+  endpoint_type name_of(int (*fn)(int, sockaddr*, socklen_t*), boost::system::error_code& ec) const
+  {
+    endpoint_type ep;
+    socklen_t len = static_cast<socklen_t>(ep.capacity());
+    if (fn(fd_, ep.data(), &len) != 0)
+    {
+      ec = detail::last_error();
+      return endpoint_type();
+    }
+    ep.resize(len);
+    ec.clear();
+    return ep;
+  }
+};
+
+} // namespace asio_uring

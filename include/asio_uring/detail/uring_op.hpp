@@ -1,0 +1,146 @@
+// One io_uring request with its handler: the generic operation behind every
+// asynchronous member of the I/O objects. A `Kind` describes the request:
+//   void prep(io_uring_sqe*)            fills the SQE
+//   std::tuple<...> result(int res)     the handler's arguments from the CQE
+#pragma once
+
+#include <asio_uring/detail/handler_work.hpp>
+#include <asio_uring/detail/io_object.hpp>
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/cancellation_type.hpp>
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <tuple>
+#include <utility>
+
+namespace asio_uring::detail {
+
+// A handler with its arguments, as a nullary function that keeps the
+// handler's associated executor, allocator and cancellation slot visible.
+template <typename Handler, typename... Args>
+struct bound_handler
+{
+  Handler handler_;
+  std::tuple<Args...> args_;
+  void operator()() { std::apply(std::move(handler_), std::move(args_)); }
+};
+
+template <typename Handler, typename IoExecutor, typename Kind>
+class uring_op : public operation, public Kind
+{
+public:
+  template <typename... KindArgs>
+  uring_op(Handler&& h, const IoExecutor& ex, scheduler& s, KindArgs&&... args)
+    : operation(&do_complete), Kind(std::forward<KindArgs>(args)...),
+      handler_(std::move(h)), work_(handler_, ex, s)
+  {
+  }
+
+  // Per-operation cancellation: ask the kernel to cancel this request.
+  struct cancel_handler
+  {
+    scheduler* sched;
+    operation* op;
+    void operator()(boost::asio::cancellation_type_t type)
+    {
+      using ct = boost::asio::cancellation_type;
+      if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
+      scheduler* s = sched;
+      operation* o = op;
+      s->with_loop([s, o] { s->cancel_in_flight(o); });
+    }
+  };
+
+  // Creates the operation and starts it; or completes it with `early_res`
+  // (never inside this call) when that is not INT_MIN.
+  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, int early_res, Kind&& kind)
+  {
+    auto* o = op_allocator<Handler>::template create<uring_op>(h, ex, s, std::move(kind));
+    s.work_started();
+    if (early_res != start_marker)
+    {
+      o->set_result(early_res, 0);
+      s.post_deferred(o);
+      return;
+    }
+    auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
+    if (slot.is_connected())
+      slot.template emplace<cancel_handler>(cancel_handler{&s, o});
+    s.start(o);
+  }
+
+private:
+  static void do_complete(scheduler* owner, operation* base, int res, unsigned)
+  {
+    auto* o = static_cast<uring_op*>(base);
+    if (owner && res == start_marker)
+    {
+      io_uring_sqe* sqe = owner->get_sqe();
+      o->Kind::prep(sqe);
+      io_uring_sqe_set_data64(sqe, o->user_data());
+      owner->op_submitted();
+      return;
+    }
+    clear_slot(o->handler_);
+    if (!owner && res != start_marker) o->Kind::discard(res);
+    auto alloc = op_allocator<Handler>::get(o->handler_);
+    using args_type = decltype(o->Kind::result(res));
+    std::optional<args_type> args;
+    if (owner) args.emplace(o->Kind::result(res));
+    Handler h(std::move(o->handler_));
+    handler_work<Handler, IoExecutor> w(std::move(o->work_));
+    op_allocator<Handler>::destroy(o, alloc);
+    if (!owner) return;
+    auto f = std::apply([&](auto&&... a) {
+      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(h), {std::move(a)...}};
+    }, std::move(*args));
+    w.complete(f, f.handler_);
+  }
+
+  Handler handler_;
+  handler_work<Handler, IoExecutor> work_;
+};
+
+// Kinds derive from this: nothing to release when destroyed unrun.
+struct kind_base
+{
+  void discard(int) noexcept {}
+};
+
+// Up to `N` buffers of a sequence as iovecs (an operation may transfer less
+// than the whole sequence, as write_some/read_some may).
+template <std::size_t N = 8>
+struct iov_buffers
+{
+  template <typename Buffers>
+  explicit iov_buffers(const Buffers& bufs)
+  {
+    auto it = boost::asio::buffer_sequence_begin(bufs);
+    auto end = boost::asio::buffer_sequence_end(bufs);
+    for (; it != end && count < N; ++it)
+    {
+      auto b = *it;
+      if (b.size() == 0) continue;
+      iov[count].iov_base = const_cast<void*>(static_cast<const void*>(b.data()));
+      iov[count].iov_len = b.size();
+      total += b.size();
+      ++count;
+    }
+  }
+  ::iovec iov[N];
+  std::size_t count = 0;
+  std::size_t total = 0;
+};
+
+// The handler's arguments for operations that transfer bytes.
+inline std::tuple<boost::system::error_code, std::size_t> transfer_result(int res)
+{
+  if (res < 0) return {result_error(res), 0};
+  return {boost::system::error_code(), static_cast<std::size_t>(res)};
+}
+
+} // namespace asio_uring::detail
