@@ -1,0 +1,156 @@
+// Composed operations written for Asio on our sockets: ssl::stream,
+// Boost.Beast HTTP and websocket.
+#define BOOST_TEST_MODULE beast_ssl
+#include <boost/test/unit_test.hpp>
+
+#include <asio_uring.hpp>
+#include <asio_uring/beast.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio_uring::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+// A self-signed test certificate for CN=localhost (EC P-256).
+const char* const test_cert = R"(-----BEGIN CERTIFICATE-----
+MIIBfjCCASWgAwIBAgIUY9Xgbkfi61xxC3kzcNRMzNUrJaEwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMjAxMzUzMFoYDzIxMjYxMDI5
+MDEzNTMwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAS7fajqZFWeHMIqjo1jNyL4kgLE6ZzjrECzafEy+cUP9YaqHhEzZyVk
+iHlgNHWPPmNoTMhbmb8J0787IjxoKLgYo1MwUTAdBgNVHQ4EFgQU5eRfzcBmHdys
+vzUl4lZbbkCgWL4wHwYDVR0jBBgwFoAU5eRfzcBmHdysvzUl4lZbbkCgWL4wDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNHADBEAiBOZO0JG29saiE9Q5Ft9v2k
+JnYkEwumphI/8q6r7oouGQIgFf232mdIN6/sUu+/w1cYxolR91dG8frH0BGSPjS3
+5g0=
+-----END CERTIFICATE-----)";
+const char* const test_key = R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/GAcHZIInjDY10FZ
+0z0uI1X2XDTvX4TtZAY61jmkFtGhRANCAAS7fajqZFWeHMIqjo1jNyL4kgLE6Zzj
+rECzafEy+cUP9YaqHhEzZyVkiHlgNHWPPmNoTMhbmb8J0787IjxoKLgY
+-----END PRIVATE KEY-----)";
+
+struct connected
+{
+  asio_uring::io_context& ctx;
+  tcp::acceptor acceptor{ctx, {net::ip::address_v4::loopback(), 0}};
+  tcp::socket client{ctx};
+  tcp::socket server{ctx};
+  explicit connected(asio_uring::io_context& c) : ctx(c)
+  {
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(beast_http_round_trip)
+{
+  asio_uring::io_context ctx;
+  connected c(ctx);
+  std::string got_target, got_body;
+  unsigned got_status = 0;
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    beast::flat_buffer buf;
+    http::request<http::string_body> req;
+    co_await http::async_read(c.server, buf, req, net::use_awaitable);
+    got_target = std::string(req.target());
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.body() = "hello from the ring";
+    res.prepare_payload();
+    co_await http::async_write(c.server, res, net::use_awaitable);
+  }, net::detached);
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    http::request<http::string_body> req{http::verb::get, "/index.html", 11};
+    req.set(http::field::host, "localhost");
+    co_await http::async_write(c.client, req, net::use_awaitable);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    co_await http::async_read(c.client, buf, res, net::use_awaitable);
+    got_status = res.result_int();
+    got_body = res.body();
+  }, net::detached);
+  ctx.run();
+  BOOST_TEST(got_target == "/index.html");
+  BOOST_TEST(got_status == 200u);
+  BOOST_TEST(got_body == "hello from the ring");
+}
+
+BOOST_AUTO_TEST_CASE(beast_websocket_echo_and_close)
+{
+  asio_uring::io_context ctx;
+  connected c(ctx);
+  std::string echoed;
+  error_code server_read_end;
+  websocket::stream<tcp::socket> server(std::move(c.server)), client(std::move(c.client));
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    co_await server.async_accept(net::use_awaitable);
+    beast::flat_buffer buf;
+    for (;;)
+    {
+      auto [ec, n] = co_await server.async_read(buf, net::as_tuple(net::use_awaitable));
+      if (ec)
+      {
+        server_read_end = ec;
+        co_return;
+      }
+      server.text(server.got_text());
+      co_await server.async_write(buf.data(), net::use_awaitable);
+      buf.consume(n);
+    }
+  }, net::detached);
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    co_await client.async_handshake("localhost", "/", net::use_awaitable);
+    co_await client.async_write(net::buffer(std::string("ring websocket")), net::use_awaitable);
+    beast::flat_buffer buf;
+    co_await client.async_read(buf, net::use_awaitable);
+    echoed = beast::buffers_to_string(buf.data());
+    co_await client.async_close(websocket::close_code::normal, net::use_awaitable);
+  }, net::detached);
+  ctx.run();
+  BOOST_TEST(echoed == "ring websocket");
+  BOOST_TEST((server_read_end == websocket::error::closed));
+  BOOST_TEST(!client.next_layer().is_open());
+}
+
+BOOST_AUTO_TEST_CASE(ssl_stream_handshake_and_exact_bytes)
+{
+  asio_uring::io_context ctx;
+  connected c(ctx);
+  net::ssl::context server_tls(net::ssl::context::tls_server);
+  server_tls.use_certificate_chain(net::buffer(std::string(test_cert)));
+  server_tls.use_private_key(net::buffer(std::string(test_key)), net::ssl::context::pem);
+  net::ssl::context client_tls(net::ssl::context::tls_client);
+  client_tls.add_certificate_authority(net::buffer(std::string(test_cert)));
+  client_tls.set_verify_mode(net::ssl::verify_peer);
+  net::ssl::stream<tcp::socket> server(std::move(c.server), server_tls);
+  net::ssl::stream<tcp::socket> client(std::move(c.client), client_tls);
+  std::string got(1 << 16, '\0');
+  std::string sent(1 << 16, '\0');
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 31);
+  error_code shutdown_ec = net::error::would_block;
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    co_await server.async_handshake(net::ssl::stream_base::server, net::use_awaitable);
+    co_await net::async_read(server, net::buffer(got), net::use_awaitable);
+    auto [ec] = co_await server.async_shutdown(net::as_tuple(net::use_awaitable));
+    shutdown_ec = ec;
+  }, net::detached);
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    co_await client.async_handshake(net::ssl::stream_base::client, net::use_awaitable);
+    co_await net::async_write(client, net::buffer(sent), net::use_awaitable);
+    co_await client.async_shutdown(net::as_tuple(net::use_awaitable));
+  }, net::detached);
+  ctx.run();
+  BOOST_TEST((got == sent));
+  BOOST_TEST((!shutdown_ec || shutdown_ec == net::ssl::error::stream_truncated));
+}
