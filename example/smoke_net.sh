@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Starts an example server, talks to it over loopback (bash's /dev/tcp),
+# checks the exact answer, sends SIGTERM and checks a clean exit.
+#   smoke_net.sh echo|http|chat PROGRAM PORT
+set -u
+kind=$1 prog=$2 port=$3
+out=$(mktemp)
+"$prog" "$port" >"$out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  grep -q listening "$out" && break
+  sleep 0.05
+done
+fail() { echo "FAIL: $*"; cat "$out"; kill -9 $pid 2>/dev/null; exit 1; }
+
+case $kind in
+echo)
+  exec 3<>/dev/tcp/127.0.0.1/$port || fail connect
+  printf 'hello ring\n' >&3
+  read -r -t 5 line <&3 || fail "no echo"
+  [ "$line" = "hello ring" ] || fail "echoed '$line'"
+  exec 3>&-
+  ;;
+http)
+  exec 3<>/dev/tcp/127.0.0.1/$port || fail connect
+  printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+  reply=$(timeout 5 cat <&3)
+  [ "$(grep -c 'Hello, World!' <<<"$reply")" = 2 ] || fail "reply: $reply"
+  grep -q '^HTTP/1.1 200 OK' <<<"$reply" || fail "status: $reply"
+  exec 3>&-
+  ;;
+chat)
+  exec 3<>/dev/tcp/127.0.0.1/$port || fail connect
+  exec 4<>/dev/tcp/127.0.0.1/$port || fail connect
+  sleep 0.2
+  printf 'hi all\n' >&3
+  read -r -t 5 a <&3 || fail "sender got nothing"
+  read -r -t 5 b <&4 || fail "other got nothing"
+  [ "$a" = "hi all" ] && [ "$b" = "hi all" ] || fail "got '$a' '$b'"
+  exec 3>&- 4>&-
+  ;;
+esac
+
+kill -TERM $pid
+wait $pid
+rc=$?
+grep -q "signal 15: exiting" "$out" || fail "no clean exit message"
+[ $rc -eq 0 ] || fail "exit code $rc"
+echo "ok: $kind"
