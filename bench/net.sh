@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Network benchmark: the same coroutine echo and HTTP servers (example/)
+# built for asio_uring, boost::asio epoll, Asio's io_uring backend, and a
+# hand-written liburing loop (the ceiling). Server pinned to CPU 0, load
+# generator to CPU 1. For each cell: throughput, server CPU time per request
+# (busy time of CPU 0 from /proc/stat), each the median of RUNS runs, and
+# the ratio of asio_uring to each competitor.
+#   bench/net.sh [RUNS] [SECONDS]          (defaults 3 runs of 2 s)
+#   BUILD=dir    use an existing release build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+SECS=${2:-2}
+BUILD=${BUILD:-build-release}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  ASIO_URING_EXTRA_PACKAGES="wrk valgrind strace bc" .ci/deps
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIO_URING_TESTS=OFF >/dev/null
+  cmake --build "$BUILD" >/dev/null
+fi
+B=$BUILD
+
+declare -A SERVER
+SERVER[asio_uring,echo]="$B/example/echo_server"
+SERVER[asio_epoll,echo]="$B/bench/echo_server_asio"
+SERVER[asio_iouring,echo]="$B/bench/echo_server_asio_uring_backend"
+SERVER[uring_loop,echo]="$B/bench/uring_loop_server echo"
+SERVER[asio_uring,http]="$B/example/http_server"
+SERVER[asio_epoll,http]="$B/bench/http_server_asio"
+SERVER[asio_iouring,http]="$B/bench/http_server_asio_uring_backend"
+SERVER[uring_loop,http]="$B/bench/uring_loop_server http"
+IMPLS="asio_uring asio_epoll asio_iouring uring_loop"
+PORT=${PORT:-6100}
+
+cpu0_busy() {  # busy jiffies of CPU 0
+  awk '$1=="cpu0"{print $2+$3+$4+$7+$8}' /proc/stat
+}
+hz=$(getconf CLK_TCK)
+
+# run_cell KIND IMPL CONNS SIZE -> "requests_per_s cpu_us_per_request"
+run_cell() {
+  local kind=$1 impl=$2 conns=$3 size=$4
+  PORT=$((PORT + 1))
+  taskset -c 0 ${SERVER[$impl,$kind]} $PORT >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
+    sleep 0.05
+  done
+  local b0 b1 reqs rate
+  b0=$(cpu0_busy)
+  if [ "$kind" = echo ]; then
+    read -r reqs _ rate < <(taskset -c 1 "$B/bench/echo_client" $PORT "$conns" "$size" "$SECS")
+  else
+    local out
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${SECS}s" "http://127.0.0.1:$PORT/")
+    reqs=$(awk '/requests in/{print $1}' <<<"$out")
+    rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  fi
+  b1=$(cpu0_busy)
+  kill -TERM $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  echo "$rate $(echo "($b1 - $b0) * 1000000 / $hz / $reqs" | bc -l)"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+cells=("echo 1 64" "echo 64 64" "echo 512 64" "echo 1 4096" "echo 64 4096" "echo 512 4096"
+       "http 10 0" "http 100 0" "http 1000 0")
+
+printf "%-16s" "cell"
+for impl in $IMPLS; do printf "%14s" "$impl"; done
+printf "%12s%12s%12s   |" "vs epoll" "vs iouring" "vs loop"
+for impl in $IMPLS; do printf "%12s" "$impl"; done
+printf "%10s%10s\n" "vs epoll" "vs loop"
+printf "%-16s%56s%36s   |%48s%20s\n" "" "(requests/s, median)" "(throughput ratio)" "(server CPU us/request)" "(CPU ratio)"
+
+for cell in "${cells[@]}"; do
+  set -- $cell
+  kind=$1 conns=$2 size=$3
+  label="$kind c=$conns"
+  [ "$kind" = echo ] && label="$label ${size}B"
+  declare -A RATE CPU
+  for impl in $IMPLS; do
+    rates=() cpus=()
+    for _ in $(seq "$RUNS"); do
+      read -r r c < <(run_cell "$kind" "$impl" "$conns" "$size")
+      rates+=("$r")
+      cpus+=("$c")
+    done
+    RATE[$impl]=$(printf "%s\n" "${rates[@]}" | median)
+    CPU[$impl]=$(printf "%s\n" "${cpus[@]}" | median)
+  done
+  printf "%-16s" "$label"
+  for impl in $IMPLS; do printf "%14.0f" "${RATE[$impl]}"; done
+  printf "%11.2fx%11.2fx%11.2fx   |" \
+    "$(echo "${RATE[asio_uring]} / ${RATE[asio_epoll]}" | bc -l)" \
+    "$(echo "${RATE[asio_uring]} / ${RATE[asio_iouring]}" | bc -l)" \
+    "$(echo "${RATE[asio_uring]} / ${RATE[uring_loop]}" | bc -l)"
+  for impl in $IMPLS; do printf "%12.2f" "${CPU[$impl]}"; done
+  printf "%9.2fx%9.2fx\n" \
+    "$(echo "${CPU[asio_uring]} / ${CPU[asio_epoll]}" | bc -l)" \
+    "$(echo "${CPU[asio_uring]} / ${CPU[uring_loop]}" | bc -l)"
+done
