@@ -15,3 +15,4 @@
 #include <asio_uring/ip/udp.hpp>
 #include <asio_uring/local/stream_protocol.hpp>
 #include <asio_uring/connect.hpp>
+#include <asio_uring/tcp_stream.hpp>

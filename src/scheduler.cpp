@@ -234,7 +234,7 @@ void scheduler::start_all(op_queue& ops)
   }
 }
 
-io_uring_sqe* scheduler::get_sqe()
+io_uring_sqe* scheduler::get_sqe_after_submit()
 {
   for (;;)
   {

@@ -5,6 +5,7 @@
 
 #include <asio_uring.hpp>
 #include <asio_uring/beast.hpp>
+#include <asio_uring/tcp_stream.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -153,4 +154,80 @@ BOOST_AUTO_TEST_CASE(ssl_stream_handshake_and_exact_bytes)
   ctx.run();
   BOOST_TEST((got == sent));
   BOOST_TEST((!shutdown_ec || shutdown_ec == net::ssl::error::stream_truncated));
+}
+
+BOOST_AUTO_TEST_CASE(tcp_stream_timeouts_with_linked_timeouts)
+{
+  asio_uring::io_context ctx;
+  tcp::acceptor acceptor(ctx, {net::ip::address_v4::loopback(), 0});
+  tcp::socket peer(ctx);
+  asio_uring::tcp_stream stream(ctx);
+  error_code connect_ec = net::error::would_block, read_ec, write_ec;
+  std::size_t read_n = 99;
+  auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration waited{};
+  char buf[16];
+  acceptor.async_accept(peer, [&](error_code ec) { BOOST_TEST(!ec); });
+  stream.expires_after(std::chrono::seconds(5));
+  stream.async_connect(acceptor.local_endpoint(), [&](error_code ec) {
+    connect_ec = ec;
+    // The peer never writes: the read must time out after 50 ms.
+    stream.expires_after(std::chrono::milliseconds(50));
+    start = std::chrono::steady_clock::now();
+    stream.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+      read_ec = ec;
+      read_n = n;
+      waited = std::chrono::steady_clock::now() - start;
+    });
+  });
+  ctx.run();
+  BOOST_TEST(!connect_ec);
+  BOOST_TEST((read_ec == beast::error::timeout));
+  BOOST_TEST(read_n == 0u);
+  BOOST_TEST((waited >= std::chrono::milliseconds(45)));
+  BOOST_TEST((waited < std::chrono::seconds(5)));
+
+  // Without a deadline, and with one that is not reached, data flows.
+  ctx.restart();
+  stream.expires_never();
+  peer.send(net::buffer("ok", 2));
+  std::size_t got = 0;
+  stream.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) { BOOST_TEST(!ec); got = n; });
+  ctx.run();
+  BOOST_TEST(got == 2u);
+  ctx.restart();
+  stream.expires_after(std::chrono::seconds(10));
+  std::size_t wrote = 0;
+  stream.async_write_some(net::buffer("done", 4), [&](error_code ec, std::size_t n) { write_ec = ec; wrote = n; });
+  ctx.run();
+  BOOST_TEST(!write_ec);
+  BOOST_TEST(wrote == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(beast_http_over_tcp_stream)
+{
+  asio_uring::io_context ctx;
+  connected c(ctx);
+  asio_uring::tcp_stream client(std::move(c.client));
+  std::string body;
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    beast::flat_buffer buf;
+    http::request<http::empty_body> req;
+    co_await http::async_read(c.server, buf, req, net::use_awaitable);
+    http::response<http::string_body> res{http::status::ok, 11};
+    res.body() = "timed";
+    res.prepare_payload();
+    co_await http::async_write(c.server, res, net::use_awaitable);
+  }, net::detached);
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    client.expires_after(std::chrono::seconds(5));
+    http::request<http::empty_body> req{http::verb::get, "/", 11};
+    co_await http::async_write(client, req, net::use_awaitable);
+    beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    co_await http::async_read(client, buf, res, net::use_awaitable);
+    body = res.body();
+  }, net::detached);
+  ctx.run();
+  BOOST_TEST(body == "timed");
 }

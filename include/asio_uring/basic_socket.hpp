@@ -453,6 +453,7 @@ public:
 protected:
   template <typename, typename> friend class basic_socket;
   template <typename, typename> friend class basic_socket_acceptor;
+  template <typename> friend class basic_tcp_stream;
 
   // Starts a request of kind `Kind` for `handler` (or completes it with
   // `early_res`, a negative errno).

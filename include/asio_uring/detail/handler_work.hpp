@@ -72,6 +72,9 @@ public:
 
   handler_work(handler_work&&) = default;
 
+  // Completion is a plain call: the handler's executor is ours.
+  bool native() const noexcept { return !work_; }
+
   // Runs `f` (the handler bound to its arguments) as the handler's executor
   // requires.
   template <typename Function>

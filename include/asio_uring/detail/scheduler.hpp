@@ -139,6 +139,7 @@ public:
   }
   void defer_start(operation* op);
   void post_deferred_slow(operation* op);
+  io_uring_sqe* get_sqe_after_submit();
 
   // Runs `f` with the loop owned: inline if this thread owns it, by borrowing
   // the loop if nobody does, or on the owning thread (waiting for it).
@@ -155,7 +156,16 @@ public:
   // --- the ring (loop owner only) -----------------------------------------
   ring& get_ring() noexcept { return ring_; }
   // Never null: a full submission queue is submitted first.
-  io_uring_sqe* get_sqe();
+  io_uring_sqe* get_sqe()
+  {
+    if (io_uring_sqe* sqe = ring_.try_get_sqe()) return sqe;
+    return get_sqe_after_submit();
+  }
+  // Makes room for `n` consecutive SQEs (a linked pair).
+  void reserve_sqes(unsigned n)
+  {
+    if (io_uring_sq_space_left(ring_.get()) < n) io_uring_submit(ring_.get());
+  }
   // Counts an SQE whose CQE will come back to an operation.
   void op_submitted() noexcept { ++inflight_; }
   // Operations with a request in the kernel (diagnostics and tests).

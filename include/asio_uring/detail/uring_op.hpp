@@ -79,6 +79,23 @@ private:
     auto* o = static_cast<uring_op*>(base);
     if (owner && res == start_marker)
     {
+      if constexpr (requires { o->Kind::link_timeout(); })
+      {
+        if (__kernel_timespec* ts = o->Kind::link_timeout())
+        {
+          // The request and its timeout must reach the kernel together.
+          owner->reserve_sqes(2);
+          io_uring_sqe* sqe = owner->get_sqe();
+          o->Kind::prep(sqe);
+          io_uring_sqe_set_data64(sqe, o->user_data());
+          sqe->flags |= IOSQE_IO_LINK;
+          io_uring_sqe* t = owner->get_sqe();
+          io_uring_prep_link_timeout(t, ts, 0);
+          io_uring_sqe_set_data64(t, 0);
+          owner->op_submitted();
+          return;
+        }
+      }
       io_uring_sqe* sqe = owner->get_sqe();
       o->Kind::prep(sqe);
       io_uring_sqe_set_data64(sqe, o->user_data());
@@ -86,18 +103,28 @@ private:
       return;
     }
     clear_slot(o->handler_);
-    if (!owner && res != start_marker) o->Kind::discard(res);
+    if (!owner)
+    {
+      if (res != start_marker) o->Kind::discard(res);
+      auto alloc = op_allocator<Handler>::get(o->handler_);
+      op_allocator<Handler>::destroy(o, alloc);
+      return;
+    }
+    auto args = o->Kind::result(res);
     auto alloc = op_allocator<Handler>::get(o->handler_);
-    using args_type = decltype(o->Kind::result(res));
-    std::optional<args_type> args;
-    if (owner) args.emplace(o->Kind::result(res));
-    Handler h(std::move(o->handler_));
+    if (o->work_.native())
+    {
+      // Our executor on our thread: the handler is called right here.
+      Handler h(std::move(o->handler_));
+      op_allocator<Handler>::destroy(o, alloc);
+      std::apply(std::move(h), std::move(args));
+      return;
+    }
     handler_work<Handler, IoExecutor> w(std::move(o->work_));
-    op_allocator<Handler>::destroy(o, alloc);
-    if (!owner) return;
     auto f = std::apply([&](auto&&... a) {
-      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(h), {std::move(a)...}};
-    }, std::move(*args));
+      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(o->handler_), {std::move(a)...}};
+    }, std::move(args));
+    op_allocator<Handler>::destroy(o, alloc);
     w.complete(f, f.handler_);
   }
 
