@@ -16,3 +16,5 @@
 #include <asio_uring/local/stream_protocol.hpp>
 #include <asio_uring/connect.hpp>
 #include <asio_uring/tcp_stream.hpp>
+#include <asio_uring/basic_file.hpp>
+#include <asio_uring/pipe.hpp>

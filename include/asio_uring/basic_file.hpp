@@ -1,0 +1,372 @@
+// Files on the ring: asio_uring::random_access_file and stream_file, with
+// the interface of Asio's basic_random_access_file / basic_stream_file.
+#pragma once
+
+#include <asio_uring/detail/descriptor.hpp>
+
+#include <boost/asio/async_result.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+#if defined(BOOST_ASIO_HAS_FILE)
+#include <boost/asio/file_base.hpp>
+#endif
+
+namespace asio_uring {
+
+#if defined(BOOST_ASIO_HAS_FILE)
+// Asio defines file_base only when it has a file backend itself; then its
+// type is ours.
+struct file_base : boost::asio::file_base
+{
+  static constexpr flags direct = static_cast<flags>(O_DIRECT);
+};
+#else
+// Asio's file_base, with the same names and values (Asio defines its own
+// only when built with BOOST_ASIO_HAS_IO_URING).
+class file_base
+{
+public:
+  enum flags : int
+  {
+    read_only = O_RDONLY,
+    write_only = O_WRONLY,
+    read_write = O_RDWR,
+    append = O_APPEND,
+    create = O_CREAT,
+    exclusive = O_EXCL,
+    truncate = O_TRUNC,
+    sync_all_on_write = O_SYNC,
+    // Ours: bypass the page cache (buffers, offsets and sizes must be
+    // aligned as the file system requires, usually to 512 or 4096 bytes).
+    direct = O_DIRECT
+  };
+  friend flags operator|(flags x, flags y) { return static_cast<flags>(int(x) | int(y)); }
+  friend flags operator&(flags x, flags y) { return static_cast<flags>(int(x) & int(y)); }
+  friend flags& operator|=(flags& x, flags y) { return x = x | y; }
+
+  enum seek_basis
+  {
+    seek_set = SEEK_SET,
+    seek_cur = SEEK_CUR,
+    seek_end = SEEK_END
+  };
+};
+#endif
+
+namespace detail {
+
+// What both file kinds share: open, size, resize, sync.
+template <typename Executor>
+class file_object : public descriptor_object<Executor>, public file_base
+{
+  using base = descriptor_object<Executor>;
+
+public:
+  using typename base::executor_type;
+
+  using base::base;
+  file_object(file_object&&) noexcept = default;
+  file_object& operator=(file_object&&) = default;
+
+  void open(const char* path, flags open_flags)
+  {
+    boost::system::error_code ec;
+    open(path, open_flags, ec);
+    boost::asio::detail::throw_error(ec, "open");
+  }
+  void open(const std::string& path, flags open_flags) { open(path.c_str(), open_flags); }
+  void open(const char* path, flags open_flags, boost::system::error_code& ec)
+  {
+    if (this->fd_ >= 0)
+    {
+      ec = boost::asio::error::already_open;
+      return;
+    }
+    int fd = ::open(path, static_cast<int>(open_flags) | O_CLOEXEC, 0644);
+    if (fd < 0)
+    {
+      ec = errno_error();
+      return;
+    }
+    // Opening a directory read-only succeeds in open(2); Asio reports it.
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+    {
+      ::close(fd);
+      ec = boost::system::error_code(EISDIR, boost::system::system_category());
+      return;
+    }
+    this->fd_ = fd;
+    ec.clear();
+  }
+  void open(const std::string& path, flags open_flags, boost::system::error_code& ec)
+  { open(path.c_str(), open_flags, ec); }
+
+  std::uint64_t size() const
+  {
+    struct stat st;
+    if (::fstat(this->fd_, &st) != 0) boost::asio::detail::throw_error(errno_error(), "size");
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+  void resize(std::uint64_t n)
+  {
+    if (::ftruncate(this->fd_, static_cast<off_t>(n)) != 0) boost::asio::detail::throw_error(errno_error(), "resize");
+  }
+  void sync_all()
+  {
+    if (::fsync(this->fd_) != 0) boost::asio::detail::throw_error(errno_error(), "sync_all");
+  }
+  void sync_data()
+  {
+    if (::fdatasync(this->fd_) != 0) boost::asio::detail::throw_error(errno_error(), "sync_data");
+  }
+
+  // IORING_OP_FSYNC; completes with (error_code).
+  template <typename SyncToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_sync_all(SyncToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_sync(false, std::forward<SyncToken>(token));
+  }
+  template <typename SyncToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_sync_data(SyncToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_sync(true, std::forward<SyncToken>(token));
+  }
+
+protected:
+  template <typename SyncToken>
+  auto async_sync(bool data_only, SyncToken&& token)
+  {
+    return boost::asio::async_initiate<SyncToken, void(boost::system::error_code)>(
+        [this](auto handler, bool d) {
+          this->template launch<fsync_kind>(handler, this->early_check(), fsync_kind(this->fd_, d));
+        }, token, data_only);
+  }
+};
+
+} // namespace detail
+
+template <typename Executor = boost::asio::any_io_executor>
+class basic_random_access_file : public detail::file_object<Executor>
+{
+  using base = detail::file_object<Executor>;
+
+public:
+  using typename base::executor_type;
+  using typename base::flags;
+
+  template <typename OtherExecutor>
+  struct rebind_executor
+  {
+    using other = basic_random_access_file<OtherExecutor>;
+  };
+
+  explicit basic_random_access_file(const executor_type& ex) : base(ex) {}
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  explicit basic_random_access_file(ExecutionContext& ctx) : base(executor_type(ctx.get_executor())) {}
+  basic_random_access_file(const executor_type& ex, const std::string& path, flags f) : base(ex) { this->open(path, f); }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_random_access_file(ExecutionContext& ctx, const std::string& path, flags f)
+    : base(executor_type(ctx.get_executor())) { this->open(path, f); }
+  basic_random_access_file(basic_random_access_file&&) noexcept = default;
+  basic_random_access_file& operator=(basic_random_access_file&&) = default;
+
+  template <typename MutableBufferSequence>
+  std::size_t read_some_at(std::uint64_t offset, const MutableBufferSequence& b)
+  {
+    boost::system::error_code ec;
+    std::size_t n = read_some_at(offset, b, ec);
+    boost::asio::detail::throw_error(ec, "read_some_at");
+    return n;
+  }
+  template <typename MutableBufferSequence>
+  std::size_t read_some_at(std::uint64_t offset, const MutableBufferSequence& b, boost::system::error_code& ec)
+  {
+    return this->template sync_rw<false>(b, static_cast<std::int64_t>(offset), ec);
+  }
+  template <typename ConstBufferSequence>
+  std::size_t write_some_at(std::uint64_t offset, const ConstBufferSequence& b)
+  {
+    boost::system::error_code ec;
+    std::size_t n = write_some_at(offset, b, ec);
+    boost::asio::detail::throw_error(ec, "write_some_at");
+    return n;
+  }
+  template <typename ConstBufferSequence>
+  std::size_t write_some_at(std::uint64_t offset, const ConstBufferSequence& b, boost::system::error_code& ec)
+  {
+    return this->template sync_rw<true>(b, static_cast<std::int64_t>(offset), ec);
+  }
+
+  // Completes with (error_code, bytes); reading at or past the end is eof.
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_read_some_at(std::uint64_t offset, const MutableBufferSequence& b,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, std::uint64_t off, const MutableBufferSequence& bufs) {
+          start(handler, detail::rw_kind(this->fd_, bufs, off, false));
+        }, token, offset, b);
+  }
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_write_some_at(std::uint64_t offset, const ConstBufferSequence& b,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, std::uint64_t off, const ConstBufferSequence& bufs) {
+          start(handler, detail::rw_kind(this->fd_, bufs, off, true));
+        }, token, offset, b);
+  }
+
+private:
+  template <typename Handler>
+  void start(Handler& handler, detail::rw_kind&& k)
+  {
+    int early = this->early_check();
+    if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
+    this->template launch<detail::rw_kind>(handler, early, std::move(k));
+  }
+};
+
+template <typename Executor = boost::asio::any_io_executor>
+class basic_stream_file : public detail::file_object<Executor>
+{
+  using base = detail::file_object<Executor>;
+
+public:
+  using typename base::executor_type;
+  using typename base::flags;
+  using typename base::seek_basis;
+
+  template <typename OtherExecutor>
+  struct rebind_executor
+  {
+    using other = basic_stream_file<OtherExecutor>;
+  };
+
+  explicit basic_stream_file(const executor_type& ex) : base(ex) {}
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  explicit basic_stream_file(ExecutionContext& ctx) : base(executor_type(ctx.get_executor())) {}
+  basic_stream_file(const executor_type& ex, const std::string& path, flags f) : base(ex) { open(path, f); }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_stream_file(ExecutionContext& ctx, const std::string& path, flags f)
+    : base(executor_type(ctx.get_executor())) { open(path, f); }
+  basic_stream_file(basic_stream_file&& o) noexcept : base(std::move(o)), offset_(o.offset_), append_(o.append_) {}
+  basic_stream_file& operator=(basic_stream_file&& o)
+  {
+    base::operator=(std::move(o));
+    offset_ = o.offset_;
+    append_ = o.append_;
+    return *this;
+  }
+
+  void open(const std::string& path, flags f)
+  {
+    base::open(path, f);
+    offset_ = 0;
+    append_ = (f & base::append) != 0;
+  }
+  void open(const std::string& path, flags f, boost::system::error_code& ec)
+  {
+    base::open(path, f, ec);
+    offset_ = 0;
+    append_ = (f & base::append) != 0;
+  }
+
+  // Moves the position the next read or write starts at; returns it.
+  std::uint64_t seek(std::int64_t offset, seek_basis whence)
+  {
+    std::int64_t target;
+    switch (whence)
+    {
+    case base::seek_set: target = offset; break;
+    case base::seek_cur: target = static_cast<std::int64_t>(offset_) + offset; break;
+    default: target = static_cast<std::int64_t>(this->size()) + offset; break;
+    }
+    if (target < 0) boost::asio::detail::throw_error(boost::asio::error::invalid_argument, "seek");
+    offset_ = static_cast<std::uint64_t>(target);
+    return offset_;
+  }
+
+  template <typename MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& b)
+  {
+    boost::system::error_code ec;
+    std::size_t n = read_some(b, ec);
+    boost::asio::detail::throw_error(ec, "read_some");
+    return n;
+  }
+  template <typename MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& b, boost::system::error_code& ec)
+  {
+    std::size_t n = this->template sync_rw<false>(b, static_cast<std::int64_t>(offset_), ec);
+    offset_ += n;
+    return n;
+  }
+  template <typename ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& b)
+  {
+    boost::system::error_code ec;
+    std::size_t n = write_some(b, ec);
+    boost::asio::detail::throw_error(ec, "write_some");
+    return n;
+  }
+  template <typename ConstBufferSequence>
+  std::size_t write_some(const ConstBufferSequence& b, boost::system::error_code& ec)
+  {
+    std::size_t n = this->template sync_rw<true>(b, append_ ? -1 : static_cast<std::int64_t>(offset_), ec);
+    offset_ += n;
+    return n;
+  }
+
+  // Completes with (error_code, bytes) and advances the position; at the end
+  // of the file: eof.
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_read_some(const MutableBufferSequence& b,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& bufs) {
+          start(handler, detail::rw_kind(this->fd_, bufs, offset_, false));
+        }, token, b);
+  }
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_write_some(const ConstBufferSequence& b,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs) {
+          start(handler, detail::rw_kind(this->fd_, bufs, append_ ? std::uint64_t(-1) : offset_, true));
+        }, token, b);
+  }
+
+private:
+  template <typename Handler>
+  void start(Handler& handler, detail::rw_kind&& k)
+  {
+    k.position = &offset_;
+    int early = this->early_check();
+    if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
+    this->template launch<detail::rw_kind>(handler, early, std::move(k));
+  }
+
+  std::uint64_t offset_ = 0;
+  bool append_ = false;
+};
+
+using random_access_file = basic_random_access_file<>;
+using stream_file = basic_stream_file<>;
+
+} // namespace asio_uring

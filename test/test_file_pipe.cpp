@@ -1,0 +1,240 @@
+// Files, pipes, stream descriptors and the Networking TS face.
+#define BOOST_TEST_MODULE file_pipe
+#include <boost/test/unit_test.hpp>
+
+#include <asio_uring.hpp>
+#include <asio_uring/net.hpp>
+
+#include <boost/asio.hpp>
+
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <numeric>
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+struct temp_dir
+{
+  std::string path;
+  temp_dir()
+  {
+    char tmpl[] = "/tmp/asio_uring_file_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~temp_dir() { std::system(("rm -rf " + path).c_str()); }
+  std::string file(const char* name) const { return path + "/" + name; }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(random_access_file_write_read_at_and_sync)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  asio_uring::random_access_file f(ctx, dir.file("data"),
+      asio_uring::file_base::read_write | asio_uring::file_base::create | asio_uring::file_base::truncate);
+  std::vector<char> out(1 << 20);
+  std::iota(out.begin(), out.end(), 0);
+  std::vector<char> in(out.size());
+  std::size_t written = 0, read = 0;
+  error_code sync_ec = asio::error::would_block, eof_ec;
+  asio::async_write_at(f, 4096, asio::buffer(out), [&](error_code ec, std::size_t n) {
+    BOOST_TEST(!ec);
+    written = n;
+    f.async_sync_data([&](error_code ec) {
+      sync_ec = ec;
+      asio::async_read_at(f, 4096, asio::buffer(in), [&](error_code ec, std::size_t n) {
+        BOOST_TEST(!ec);
+        read = n;
+        char c;
+        f.async_read_some_at(4096 + out.size(), asio::buffer(&c, 1), [&](error_code ec, std::size_t) { eof_ec = ec; });
+      });
+    });
+  });
+  ctx.run();
+  BOOST_TEST(written == out.size());
+  BOOST_TEST(!sync_ec);
+  BOOST_TEST(read == out.size());
+  BOOST_TEST((in == out));
+  BOOST_TEST(eof_ec == asio::error::eof);
+  BOOST_TEST(f.size() == 4096u + out.size());
+  f.resize(10);
+  BOOST_TEST(f.size() == 10u);
+  f.sync_all();
+  char head[4];
+  BOOST_TEST(f.read_some_at(0, asio::buffer(head)) == 4u);
+  BOOST_TEST(std::string(head, 4) == std::string(4, '\0'));
+}
+
+BOOST_AUTO_TEST_CASE(stream_file_positions_append_and_seek)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  {
+    asio_uring::stream_file w(ctx, dir.file("log"),
+        asio_uring::file_base::write_only | asio_uring::file_base::create | asio_uring::file_base::truncate);
+    asio::async_write(w, asio::buffer(std::string("first,")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+    ctx.run();
+    ctx.restart();
+    asio::async_write(w, asio::buffer(std::string("second")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+    ctx.run();
+    ctx.restart();
+  }
+  {
+    asio_uring::stream_file a(ctx, dir.file("log"), asio_uring::file_base::write_only | asio_uring::file_base::append);
+    a.write_some(asio::buffer(std::string("+tail")));
+  }
+  asio_uring::stream_file r(ctx, dir.file("log"), asio_uring::file_base::read_only);
+  std::string all;
+  error_code end;
+  asio::async_read(r, asio::dynamic_buffer(all), [&](error_code ec, std::size_t) { end = ec; });
+  ctx.run();
+  BOOST_TEST(all == "first,second+tail");
+  BOOST_TEST(end == asio::error::eof);
+  BOOST_TEST(r.seek(6, asio_uring::file_base::seek_set) == 6u);
+  char six[6];
+  BOOST_TEST(r.read_some(asio::buffer(six)) == 6u);
+  BOOST_TEST(std::string(six, 6) == "second");
+  BOOST_TEST(r.seek(-4, asio_uring::file_base::seek_end) == 13u);
+}
+
+BOOST_AUTO_TEST_CASE(open_failures_are_error_codes)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  asio_uring::random_access_file f(ctx);
+  error_code ec;
+  f.open(dir.file("missing"), asio_uring::file_base::read_only, ec);
+  BOOST_TEST(ec == boost::system::errc::no_such_file_or_directory);
+  f.open(dir.path, asio_uring::file_base::read_only, ec);
+  BOOST_TEST(ec == boost::system::error_code(EISDIR, boost::system::system_category()));
+  std::ofstream(dir.file("locked")) << "x";
+  ::chmod(dir.file("locked").c_str(), 0);
+  if (::geteuid() != 0)  // root ignores permissions
+  {
+    f.open(dir.file("locked"), asio_uring::file_base::read_only, ec);
+    BOOST_TEST(ec == asio::error::access_denied);
+  }
+  f.open(dir.file("new"), asio_uring::file_base::write_only | asio_uring::file_base::create |
+      asio_uring::file_base::exclusive, ec);
+  BOOST_TEST(!ec);
+  asio_uring::random_access_file g(ctx);
+  g.open(dir.file("new"), asio_uring::file_base::write_only | asio_uring::file_base::create |
+      asio_uring::file_base::exclusive, ec);
+  BOOST_TEST(ec == boost::system::errc::file_exists);
+  BOOST_CHECK_THROW(asio_uring::stream_file(ctx, dir.file("missing"), asio_uring::file_base::read_only),
+      boost::system::system_error);
+}
+
+BOOST_AUTO_TEST_CASE(direct_io_with_aligned_buffers)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  asio_uring::random_access_file f(ctx);
+  error_code ec;
+  f.open(dir.file("direct"), asio_uring::file_base::read_write | asio_uring::file_base::create |
+      asio_uring::file_base::direct, ec);
+  if (ec == boost::system::error_code(EINVAL, boost::system::system_category()))
+  {
+    BOOST_TEST_MESSAGE("file system without O_DIRECT (tmpfs): skipped");
+    return;
+  }
+  BOOST_REQUIRE(!ec);
+  void* mem = std::aligned_alloc(4096, 8192);
+  std::memset(mem, 'd', 8192);
+  std::size_t n = 0;
+  f.async_write_some_at(0, asio::buffer(mem, 8192), [&](error_code e, std::size_t k) { BOOST_TEST(!e); n = k; });
+  ctx.run();
+  BOOST_TEST(n == 8192u);
+  std::free(mem);
+}
+
+BOOST_AUTO_TEST_CASE(pipe_round_trip_eof_and_cancel)
+{
+  asio_uring::io_context ctx;
+  asio_uring::readable_pipe r(ctx);
+  asio_uring::writable_pipe w(ctx);
+  asio_uring::connect_pipe(r, w);
+  std::string got(11, '\0');
+  asio::async_write(w, asio::buffer(std::string("hello pipes")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+  asio::async_read(r, asio::buffer(got), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+  ctx.run();
+  BOOST_TEST(got == "hello pipes");
+
+  ctx.restart();
+  char c;
+  error_code cancelled;
+  r.async_read_some(asio::buffer(&c, 1), [&](error_code ec, std::size_t) { cancelled = ec; });
+  asio::post(ctx, [&] { r.cancel(); });
+  ctx.run();
+  BOOST_TEST(cancelled == asio::error::operation_aborted);
+
+  ctx.restart();
+  error_code end;
+  r.async_read_some(asio::buffer(&c, 1), [&](error_code ec, std::size_t) { end = ec; });
+  asio::post(ctx, [&] { w.close(); });
+  ctx.run();
+  BOOST_TEST(end == asio::error::eof);
+}
+
+BOOST_AUTO_TEST_CASE(stream_descriptor_on_eventfd)
+{
+  asio_uring::io_context ctx;
+  asio_uring::posix::stream_descriptor d(ctx, ::eventfd(0, EFD_CLOEXEC));
+  std::uint64_t value = 0;
+  bool readable = false;
+  d.async_wait(asio::posix::descriptor_base::wait_read, [&](error_code ec) {
+    readable = !ec;
+    d.async_read_some(asio::buffer(&value, sizeof value), [](error_code ec, std::size_t n) {
+      BOOST_TEST(!ec);
+      BOOST_TEST(n == 8u);
+    });
+  });
+  asio::post(ctx, [&] {
+    std::uint64_t seven = 7;
+    d.write_some(asio::buffer(&seven, sizeof seven));
+  });
+  ctx.run();
+  BOOST_TEST(readable);
+  BOOST_TEST(value == 7u);
+}
+
+// A program written against the Networking TS names only.
+namespace ts_program {
+namespace net = asio_uring::net;
+
+std::string run()
+{
+  net::io_context ctx;
+  net::ip::tcp::acceptor acceptor(ctx, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  net::ip::tcp::socket server(ctx), client(ctx);
+  auto guard = net::make_work_guard(ctx);
+  std::string reply(4, '\0');
+  acceptor.async_accept(server, [&](std::error_code ec) {
+    if (ec) return;
+    net::async_write(server, net::buffer("pong", 4), [&](std::error_code, std::size_t) {});
+  });
+  client.async_connect(acceptor.local_endpoint(), [&](std::error_code ec) {
+    if (ec) return;
+    net::async_read(client, net::buffer(reply), [&](std::error_code, std::size_t) { guard.reset(); });
+  });
+  net::steady_timer t(ctx, std::chrono::milliseconds(1));
+  std::future<void> done = t.async_wait(net::use_future);
+  net::post(ctx, [] {});
+  ctx.run();
+  done.get();
+  return reply;
+}
+
+} // namespace ts_program
+
+BOOST_AUTO_TEST_CASE(networking_ts_program)
+{
+  BOOST_TEST(ts_program::run() == "pong");
+}
