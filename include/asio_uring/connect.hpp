@@ -10,6 +10,7 @@
 #include <boost/asio/compose.hpp>
 #include <boost/asio/coroutine.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 namespace asio_uring {
 
