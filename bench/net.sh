@@ -29,7 +29,6 @@ SERVER[asio_epoll,http]="$B/bench/http_server_asio"
 SERVER[asio_iouring,http]="$B/bench/http_server_asio_uring_backend"
 SERVER[uring_loop,http]="$B/bench/uring_loop_server http"
 IMPLS="asio_uring asio_epoll asio_iouring uring_loop"
-PORT=${PORT:-6100}
 
 cpu0_busy() {  # busy jiffies of CPU 0
   awk '$1=="cpu0"{print $2+$3+$4+$7+$8}' /proc/stat
@@ -39,7 +38,8 @@ hz=$(getconf CLK_TCK)
 # run_cell KIND IMPL CONNS SIZE -> "requests_per_s cpu_us_per_request"
 run_cell() {
   local kind=$1 impl=$2 conns=$3 size=$4
-  PORT=$((PORT + 1))
+  # A fresh port each run (this runs in a subshell: a counter would not stick).
+  PORT=$((10000 + RANDOM % 20000))
   taskset -c 0 ${SERVER[$impl,$kind]} $PORT >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 50); do
@@ -76,6 +76,8 @@ printf "%-16s%56s%36s   |%48s%20s\n" "" "(requests/s, median)" "(throughput rati
 
 for cell in "${cells[@]}"; do
   set -- $cell
+  # ONLY=http (or echo) runs just those cells.
+  [ -n "${ONLY:-}" ] && [ "$1" != "$ONLY" ] && continue
   kind=$1 conns=$2 size=$3
   label="$kind c=$conns"
   [ "$kind" = echo ] && label="$label ${size}B"
