@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Starts an example server, talks to it over loopback (bash's /dev/tcp),
 # checks the exact answer, sends SIGTERM and checks a clean exit.
-#   smoke_net.sh echo|http|chat PROGRAM PORT
+#   smoke_net.sh echo|http|chat|file PROGRAM PORT
 set -u
 kind=$1 prog=$2 port=$3
 out=$(mktemp)
-"$prog" "$port" >"$out" 2>&1 &
+if [ "$kind" = file ]; then
+  root=$(mktemp -d)
+  seq 1 40000 >"$root/blob"
+  "$prog" "$root" "$port" >"$out" 2>&1 &
+else
+  "$prog" "$port" >"$out" 2>&1 &
+fi
 pid=$!
 for _ in $(seq 100); do
   grep -q listening "$out" && break
@@ -38,6 +44,20 @@ chat)
   read -r -t 5 b <&4 || fail "other got nothing"
   [ "$a" = "hi all" ] && [ "$b" = "hi all" ] || fail "got '$a' '$b'"
   exec 3>&- 4>&-
+  ;;
+file)
+  size=$(stat -c %s "$root/blob")
+  header="HTTP/1.1 200 OK\r\nContent-Length: $size\r\n\r\n"
+  hlen=$(printf "$header" | wc -c)
+  exec 3<>/dev/tcp/127.0.0.1/$port || fail connect
+  printf 'GET /blob HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+  timeout 5 head -c $((hlen + size)) <&3 >"$root/got" || fail "short response"
+  head -c "$hlen" "$root/got" | cmp -s - <(printf "$header") || fail "bad header: $(head -c "$hlen" "$root/got")"
+  tail -c "$size" "$root/got" | cmp -s - "$root/blob" || fail "body differs"
+  read -r -t 5 status <&3 || fail "no 404"
+  [ "${status%$'\r'}" = "HTTP/1.1 404 Not Found" ] || fail "second answer: $status"
+  exec 3>&-
+  rm -rf "$root"
   ;;
 esac
 
