@@ -18,3 +18,4 @@
 #include <asio_uring/tcp_stream.hpp>
 #include <asio_uring/basic_file.hpp>
 #include <asio_uring/pipe.hpp>
+#include <asio_uring/registered_buffers.hpp>

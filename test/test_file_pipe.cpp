@@ -155,6 +155,40 @@ BOOST_AUTO_TEST_CASE(direct_io_with_aligned_buffers)
   std::free(mem);
 }
 
+BOOST_AUTO_TEST_CASE(registered_buffers_for_file_io)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  std::vector<char> out(64 * 1024), in(64 * 1024);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<char>(i * 13);
+  asio_uring::registered_buffers regs(ctx, {asio::buffer(out), asio::buffer(in)});
+  BOOST_TEST(regs.size() == 2u);
+  // A second registration on the same ring is refused, with the reason.
+  BOOST_CHECK_EXCEPTION(asio_uring::registered_buffers(ctx, {asio::buffer(in)}), boost::system::system_error,
+      [](const boost::system::system_error& e) { return e.code().value() == EBUSY; });
+  asio_uring::random_access_file f(ctx, dir.file("fixed"),
+      asio_uring::file_base::read_write | asio_uring::file_base::create);
+  std::size_t wrote = 0, read = 0, tail = 0;
+  f.async_write_some_at(0, regs[0], [&](error_code ec, std::size_t n) {
+    BOOST_TEST(!ec);
+    wrote = n;
+    f.async_read_some_at(0, regs[1], [&](error_code ec, std::size_t n) {
+      BOOST_TEST(!ec);
+      read = n;
+      f.async_read_some_at(1000, regs[1].slice(0, 24), [&](error_code ec, std::size_t n) {
+        BOOST_TEST(!ec);
+        tail = n;
+      });
+    });
+  });
+  ctx.run();
+  BOOST_TEST(wrote == out.size());
+  BOOST_TEST(read == in.size());
+  BOOST_TEST(tail == 24u);
+  BOOST_TEST(std::memcmp(in.data(), out.data() + 1000, 24) == 0);
+  BOOST_TEST(std::memcmp(in.data() + 24, out.data() + 24, in.size() - 24) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(pipe_round_trip_eof_and_cancel)
 {
   asio_uring::io_context ctx;

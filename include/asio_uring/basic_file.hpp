@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio_uring/detail/descriptor.hpp>
+#include <asio_uring/registered_buffers.hpp>
 
 #include <boost/asio/async_result.hpp>
 
@@ -226,7 +227,33 @@ public:
         }, token, offset, b);
   }
 
+  // Into / from a registered buffer (IORING_OP_READ_FIXED / WRITE_FIXED).
+  template <typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_read_some_at(std::uint64_t offset, const registered_buffer& b,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_fixed(offset, b, false, std::forward<ReadToken>(token));
+  }
+  template <typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_write_some_at(std::uint64_t offset, const registered_buffer& b,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_fixed(offset, b, true, std::forward<WriteToken>(token));
+  }
+
 private:
+  template <typename Token>
+  auto async_fixed(std::uint64_t offset, const registered_buffer& b, bool write, Token&& token)
+  {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, std::uint64_t off, registered_buffer buf, bool w) {
+          int early = this->early_check();
+          if (early == detail::operation::start_marker && buf.size() == 0) early = 0;
+          this->template launch<detail::rw_fixed_kind>(handler, early,
+              detail::rw_fixed_kind(this->fd_, buf.data(), buf.size(), buf.index(), off, w));
+        }, token, offset, b, write);
+  }
+
   template <typename Handler>
   void start(Handler& handler, detail::rw_kind&& k)
   {

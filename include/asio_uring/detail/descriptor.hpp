@@ -52,6 +52,29 @@ struct rw_kind : kind_base
   std::uint64_t* position = nullptr;  // a stream file's offset to advance
 };
 
+// read_fixed / write_fixed into a registered buffer.
+struct rw_fixed_kind : kind_base
+{
+  rw_fixed_kind(int f, void* d, std::size_t n, int idx, std::uint64_t off, bool write)
+    : fd(f), data(d), len(static_cast<unsigned>(n)), index(idx), offset(off), is_write(write) {}
+  void prep(io_uring_sqe* sqe)
+  {
+    if (is_write) io_uring_prep_write_fixed(sqe, fd, data, len, offset, index);
+    else io_uring_prep_read_fixed(sqe, fd, data, len, offset, index);
+  }
+  std::tuple<boost::system::error_code, std::size_t> result(int res)
+  {
+    if (res == 0 && !is_write && len > 0) return {boost::asio::error::eof, 0};
+    return transfer_result(res);
+  }
+  int fd;
+  void* data;
+  unsigned len;
+  int index;
+  std::uint64_t offset;
+  bool is_write;
+};
+
 struct fsync_kind : kind_base
 {
   fsync_kind(int f, bool data_only) : fd(f), flags(data_only ? IORING_FSYNC_DATASYNC : 0u) {}
