@@ -303,8 +303,12 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
     if (max_us != 0) io_uring_submit_and_wait_timeout(r, &cqe, 1, tsp, nullptr);
     else io_uring_submit(r);
   }
-  else if (io_uring_sq_ready(r) > 0)
+  else if (io_uring_sq_ready(r) > 0 && (t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))
   {
+    // Ready handlers remain, so the blocking wait that submits everything
+    // is near: submit early only before a long turn or after a few short
+    // ones, not at the end of every turn (one system call saved per turn).
+    t.held_turns = 0;
     io_uring_submit(r);
   }
   else if (ring_.cq_needs_flush())

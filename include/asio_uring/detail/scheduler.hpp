@@ -61,6 +61,8 @@ struct thread_ctx : boost::asio::detail::thread_info_base
   // Work started minus work finished by this thread during the current
   // handler; folded into the shared count when the handler returns.
   long private_work = 0;
+  // Turns that ended with SQEs left unsubmitted (see scheduler::drive).
+  unsigned held_turns = 0;
 };
 
 inline thread_local thread_ctx* tl_thread_ctx = nullptr;
