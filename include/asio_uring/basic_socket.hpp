@@ -2,6 +2,7 @@
 // operations are io_uring requests, synchronous ones plain system calls.
 #pragma once
 
+#include <asio_uring/detail/descriptor.hpp>
 #include <asio_uring/detail/uring_op.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -53,8 +54,10 @@ struct poll_kind : kind_base
 } // namespace detail
 
 template <typename Protocol, typename Executor = boost::asio::any_io_executor>
-class basic_socket : public boost::asio::socket_base
+class basic_socket : public boost::asio::socket_base, public detail::descriptor_object<Executor>
 {
+  using descriptor = detail::descriptor_object<Executor>;
+
 public:
   using executor_type = Executor;
   using protocol_type = Protocol;
@@ -68,10 +71,7 @@ public:
     using other = basic_socket<Protocol, OtherExecutor>;
   };
 
-  explicit basic_socket(const executor_type& ex)
-    : ex_(ex), sched_(&detail::context_of(ex).impl())
-  {
-  }
+  explicit basic_socket(const executor_type& ex) : descriptor(ex) {}
 
   template <typename ExecutionContext, typename = std::enable_if_t<
       std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
@@ -105,16 +105,15 @@ public:
     : basic_socket(ctx) { assign(p, fd); }
 
   basic_socket(basic_socket&& o) noexcept
-    : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), protocol_(o.protocol_),
-      user_non_blocking_(o.user_non_blocking_), async_used_(o.async_used_)
+    : descriptor(std::move(o)), protocol_(o.protocol_), user_non_blocking_(o.user_non_blocking_)
   {
   }
 
   template <typename P1, typename E1, typename = std::enable_if_t<
       std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
   basic_socket(basic_socket<P1, E1>&& o)
-    : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), protocol_(o.protocol_),
-      user_non_blocking_(o.user_non_blocking_), async_used_(o.async_used_)
+    : descriptor(static_cast<detail::descriptor_object<E1>&&>(o)), protocol_(o.protocol_),
+      user_non_blocking_(o.user_non_blocking_)
   {
   }
 
@@ -122,13 +121,9 @@ public:
   {
     if (this != &o)
     {
-      close_quietly();
-      ex_ = o.ex_;
-      sched_ = o.sched_;
-      fd_ = std::exchange(o.fd_, -1);
+      descriptor::operator=(std::move(o));
       protocol_ = o.protocol_;
       user_non_blocking_ = o.user_non_blocking_;
-      async_used_ = o.async_used_;
     }
     return *this;
   }
@@ -136,9 +131,6 @@ public:
   basic_socket(const basic_socket&) = delete;
   basic_socket& operator=(const basic_socket&) = delete;
 
-  ~basic_socket() { close_quietly(); }
-
-  executor_type get_executor() noexcept { return ex_; }
   lowest_layer_type& lowest_layer() noexcept { return *this; }
   const lowest_layer_type& lowest_layer() const noexcept { return *this; }
 
@@ -186,50 +178,14 @@ public:
     ec.clear();
   }
 
-  bool is_open() const noexcept { return fd_ >= 0; }
-
-  // Pending operations complete with operation_aborted.
-  void close()
-  {
-    boost::system::error_code ec;
-    close(ec);
-    boost::asio::detail::throw_error(ec, "close");
-  }
-  void close(boost::system::error_code& ec)
-  {
-    ec.clear();
-    if (fd_ < 0) return;
-    int fd = std::exchange(fd_, -1);
-    cancel_all(fd, true);
-    if (::close(fd) != 0 && errno != EINTR) ec = detail::last_error();
-  }
+  // close(), cancel(), is_open(), native_handle(), get_executor() are the
+  // descriptor's: pending operations complete with operation_aborted.
 
   // Gives up the descriptor; pending operations complete with operation_aborted.
   native_handle_type release()
   {
-    if (fd_ < 0) boost::asio::detail::throw_error(boost::asio::error::bad_descriptor, "release");
-    int fd = std::exchange(fd_, -1);
-    cancel_all(fd, true);
-    return fd;
-  }
-
-  native_handle_type native_handle() noexcept { return fd_; }
-
-  void cancel()
-  {
-    boost::system::error_code ec;
-    cancel(ec);
-    boost::asio::detail::throw_error(ec, "cancel");
-  }
-  void cancel(boost::system::error_code& ec)
-  {
-    if (fd_ < 0)
-    {
-      ec = boost::asio::error::bad_descriptor;
-      return;
-    }
-    cancel_all(fd_, false);
-    ec.clear();
+    if (this->fd_ < 0) boost::asio::detail::throw_error(boost::asio::error::bad_descriptor, "release");
+    return descriptor::release();
   }
 
   // --- addresses and options ----------------------------------------------------
@@ -273,7 +229,7 @@ public:
     if (fd_ < 0) open(ep.protocol(), open_ec);
     return boost::asio::async_initiate<ConnectToken, void(boost::system::error_code)>(
         [this, open_ec](auto handler, const endpoint_type& e) {
-          launch<detail::connect_kind>(handler,
+          this->template launch<detail::connect_kind>(handler,
               open_ec ? -open_ec.value() : detail::operation::start_marker,
               detail::connect_kind(fd_, e));
         }, token, ep);
@@ -446,7 +402,7 @@ public:
   {
     return boost::asio::async_initiate<WaitToken, void(boost::system::error_code)>(
         [this](auto handler, wait_type what) {
-          launch<detail::poll_kind>(handler, early_check(), detail::poll_kind(fd_, poll_mask(what)));
+          this->template launch<detail::poll_kind>(handler, early_check(), detail::poll_kind(fd_, poll_mask(what)));
         }, token, w);
   }
 
@@ -455,18 +411,11 @@ protected:
   template <typename, typename> friend class basic_socket_acceptor;
   template <typename> friend class basic_tcp_stream;
 
-  // Starts a request of kind `Kind` for `handler` (or completes it with
-  // `early_res`, a negative errno).
-  template <typename Kind, typename Handler>
-  void launch(Handler& handler, int early_res, Kind&& kind)
-  {
-    using op = detail::uring_op<Handler, Executor, Kind>;
-    async_used_ = true;
-    op::launch(handler, ex_, *sched_, early_res, std::move(kind));
-  }
-
-  // -EBADF when closed, otherwise "start it".
-  int early_check() const noexcept { return fd_ < 0 ? -EBADF : detail::operation::start_marker; }
+  using descriptor::launch;
+  using descriptor::early_check;
+  using descriptor::ex_;
+  using descriptor::sched_;
+  using descriptor::fd_;
 
   static unsigned poll_mask(wait_type w) noexcept
   {
@@ -478,26 +427,10 @@ protected:
     }
   }
 
-  Executor ex_;
-  detail::scheduler* sched_;
-  int fd_ = -1;
   Protocol protocol_ = endpoint_type().protocol();
   bool user_non_blocking_ = false;
-  bool async_used_ = false;  // a request may be in the kernel: close() must cancel
 
 private:
-  void cancel_all(int fd, bool closing)
-  {
-    if (!async_used_) return;
-    detail::scheduler* s = sched_;
-    s->with_loop([s, fd, closing] { s->cancel_fd(fd, closing); });
-  }
-
-  void close_quietly() noexcept
-  {
-    boost::system::error_code ignored;
-    try { close(ignored); } catch (...) {}
-  }
 
   boost::system::error_code set_fd_non_blocking(bool mode)
   {

@@ -101,6 +101,9 @@ public:
   descriptor_object(const executor_type& ex, int fd) : descriptor_object(ex) { fd_ = fd; }
   descriptor_object(descriptor_object&& o) noexcept
     : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), async_used_(o.async_used_) {}
+  template <typename E1>
+  explicit descriptor_object(descriptor_object<E1>&& o)
+    : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), async_used_(o.async_used_) {}
   descriptor_object& operator=(descriptor_object&& o)
   {
     if (this != &o)
@@ -179,6 +182,8 @@ public:
   }
 
 protected:
+  template <typename> friend class descriptor_object;
+
   template <typename Kind, typename Handler>
   void launch(Handler& handler, int early_res, Kind&& kind)
   {
