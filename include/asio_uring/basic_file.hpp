@@ -247,9 +247,7 @@ private:
   {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, std::uint64_t off, registered_buffer buf, bool w) {
-          int early = this->early_check();
-          if (early == detail::operation::start_marker && buf.size() == 0) early = 0;
-          this->template launch<detail::rw_fixed_kind>(handler, early,
+          this->template launch_transfer<detail::rw_fixed_kind>(handler, buf.size(),
               detail::rw_fixed_kind(this->fd_, buf.data(), buf.size(), buf.index(), off, w));
         }, token, offset, b, write);
   }
@@ -257,9 +255,8 @@ private:
   template <typename Handler>
   void start(Handler& handler, detail::rw_kind&& k)
   {
-    int early = this->early_check();
-    if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-    this->template launch<detail::rw_kind>(handler, early, std::move(k));
+    std::size_t bytes = k.bufs.total;
+    this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
   }
 };
 
@@ -384,9 +381,8 @@ private:
   void start(Handler& handler, detail::rw_kind&& k)
   {
     k.position = &offset_;
-    int early = this->early_check();
-    if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-    this->template launch<detail::rw_kind>(handler, early, std::move(k));
+    std::size_t bytes = k.bufs.total;
+    this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
   }
 
   std::uint64_t offset_ = 0;

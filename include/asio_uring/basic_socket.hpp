@@ -413,6 +413,7 @@ protected:
 
   using descriptor::launch;
   using descriptor::early_check;
+  using descriptor::launch_transfer;
   using descriptor::ex_;
   using descriptor::sched_;
   using descriptor::fd_;

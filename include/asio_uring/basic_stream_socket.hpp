@@ -175,9 +175,8 @@ public:
     return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& bufs, int flags) {
           detail::recv_kind k(this->fd_, bufs, flags, true);
-          int early = this->early_check();
-          if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-          this->template launch<detail::recv_kind>(handler, early, std::move(k));
+          std::size_t bytes = k.bufs.total;
+          this->template launch_transfer<detail::recv_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
   template <typename MutableBufferSequence,
@@ -203,9 +202,8 @@ public:
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& bufs, int flags) {
           detail::send_kind k(this->fd_, bufs, flags);
-          int early = this->early_check();
-          if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-          this->template launch<detail::send_kind>(handler, early, std::move(k));
+          std::size_t bytes = k.bufs.total;
+          this->template launch_transfer<detail::send_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
   template <typename ConstBufferSequence,

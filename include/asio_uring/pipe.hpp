@@ -115,9 +115,8 @@ protected:
   template <typename Handler>
   void start(Handler& handler, rw_kind&& k)
   {
-    int early = this->early_check();
-    if (early == operation::start_marker && k.bufs.total == 0) early = 0;
-    this->template launch<rw_kind>(handler, early, std::move(k));
+    std::size_t bytes = k.bufs.total;
+    this->template launch_transfer<rw_kind>(handler, bytes, std::move(k));
   }
 };
 

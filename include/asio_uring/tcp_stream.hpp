@@ -136,9 +136,8 @@ public:
         [this](auto handler, const MutableBufferSequence& bufs) {
           using kind = detail::timed_kind<detail::recv_kind>;
           kind k(expiry_, socket_.native_handle(), bufs, 0, true);
-          int early = socket_.early_check();
-          if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-          socket_.template launch<kind>(handler, early, std::move(k));
+          std::size_t bytes = k.bufs.total;
+          socket_.template launch_transfer<kind>(handler, bytes, std::move(k));
         }, token, b);
   }
 
@@ -151,9 +150,8 @@ public:
         [this](auto handler, const ConstBufferSequence& bufs) {
           using kind = detail::timed_kind<detail::send_kind>;
           kind k(expiry_, socket_.native_handle(), bufs, 0);
-          int early = socket_.early_check();
-          if (early == detail::operation::start_marker && k.bufs.total == 0) early = 0;
-          socket_.template launch<kind>(handler, early, std::move(k));
+          std::size_t bytes = k.bufs.total;
+          socket_.template launch_transfer<kind>(handler, bytes, std::move(k));
         }, token, b);
   }
 

@@ -194,6 +194,17 @@ protected:
 
   int early_check() const noexcept { return fd_ < 0 ? -EBADF : operation::start_marker; }
 
+  // A transfer of `bytes`: on a closed descriptor it fails with EBADF, and
+  // with nothing to transfer it completes with 0 at once (through the
+  // executor, never inside this call, and without an SQE).
+  template <typename Kind, typename Handler>
+  void launch_transfer(Handler& handler, std::size_t bytes, Kind&& kind)
+  {
+    int early = early_check();
+    if (early == operation::start_marker && bytes == 0) early = 0;
+    launch<Kind>(handler, early, std::move(kind));
+  }
+
   // Synchronous read/write at `offset` (-1: current position).
   template <bool Write, typename Buffers>
   std::size_t sync_rw(const Buffers& buffers, std::int64_t offset, boost::system::error_code& ec)
