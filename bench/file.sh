@@ -3,11 +3,11 @@
 # cache and with O_DIRECT, at queue depth 1, 32 and 128: asio_uring vs
 # Asio's random_access_file (its io_uring backend) vs fio's io_uring engine
 # vs pread from a thread per queue slot. Reads per second, median of RUNS.
-#   bench/file.sh [FILE_MB] [RUNS] [SECONDS]     (defaults 1024 3 2)
+#   bench/file.sh [FILE_MB] [RUNS] [SECONDS]     (defaults 1024 5 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-1024}
-RUNS=${2:-3}
+RUNS=${2:-5}
 SECS=${3:-2}
 B=${BUILD:-build-release}
 if [ -z "${SKIP_BUILD:-}" ]; then
@@ -36,18 +36,23 @@ for direct in 0 1; do
     set -- $pattern
     for qd in 1 32 128; do
       label="$1 $(( $2 / 1024 ))K qd=$qd $([ $direct = 1 ] && echo direct || echo cached)"
+      # Runs alternate between implementations so that drift of the
+      # (virtual) disk's throughput hits every column alike.
+      declare -A V=([uring]="" [asio]="" [fio]="" [pread]="")
       declare -A R
-      for impl in uring asio fio pread; do
-        vals=()
-        for _ in $(seq "$RUNS"); do
+      for _ in $(seq "$RUNS"); do
+        for impl in uring asio fio pread; do
           case $impl in
-            uring) vals+=("$(taskset -c 0 "$B/bench/bench_file" uring "$file" $1 $2 $qd "$SECS" $direct)") ;;
-            asio) vals+=("$(taskset -c 0 "$B/bench/bench_file_asio" asio "$file" $1 $2 $qd "$SECS" $direct)") ;;
-            fio) vals+=("$(fio_rate $1 $2 $qd $direct)") ;;
-            pread) vals+=("$("$B/bench/bench_file" pread "$file" $1 $2 $qd "$SECS" $direct)") ;;
+            uring) v=$(taskset -c 0 "$B/bench/bench_file" uring "$file" $1 $2 $qd "$SECS" $direct) ;;
+            asio) v=$(taskset -c 0 "$B/bench/bench_file_asio" asio "$file" $1 $2 $qd "$SECS" $direct) ;;
+            fio) v=$(fio_rate $1 $2 $qd $direct) ;;
+            pread) v=$("$B/bench/bench_file" pread "$file" $1 $2 $qd "$SECS" $direct) ;;
           esac
+          V[$impl]+="$v "
         done
-        R[$impl]=$(printf "%s\n" "${vals[@]}" | median)
+      done
+      for impl in uring asio fio pread; do
+        R[$impl]=$(printf "%s\n" ${V[$impl]} | median)
       done
       printf "%-26s %12.0f %12.0f %12.0f %12.0f %9.2fx %9.2fx\n" "$label" "${R[uring]}" "${R[asio]}" \
         "${R[fio]}" "${R[pread]}" "$(echo "${R[uring]} / ${R[fio]}" | bc -l)" \

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <utility>
 
 namespace asio_uring::detail {
 
@@ -134,6 +135,7 @@ std::size_t scheduler::run(std::size_t max, bool block, const clock::time_point*
     ++n;
     work_done done{this, t};
     op->complete(*this);
+    if (t.submit_soon) submit_soon(t);
     t.rethrow_pending_exception();
   }
   return n;
@@ -280,6 +282,7 @@ void scheduler::arm_wake_read()
 void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadline)
 {
   io_uring* r = ring_.get();
+  const bool soon = std::exchange(t.submit_soon, false);
   if (block)
   {
     arm_wake_read();
@@ -303,7 +306,7 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
     if (max_us != 0) io_uring_submit_and_wait_timeout(r, &cqe, 1, tsp, nullptr);
     else io_uring_submit(r);
   }
-  else if (io_uring_sq_ready(r) > 0 && (t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))
+  else if (io_uring_sq_ready(r) > 0 && (soon || t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))
   {
     // Ready handlers remain, so the blocking wait that submits everything
     // is near: submit early only before a long turn or after a few short
@@ -318,6 +321,12 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
   reap(t);
   for (timer_queue_base* q = timer_queues_; q; q = q->next_)
     q->get_ready_timers(t.q);
+}
+
+void scheduler::submit_soon(thread_ctx& t)
+{
+  t.submit_soon = false;
+  if (t.owns_loop && io_uring_sq_ready(ring_.get()) > 0) io_uring_submit(ring_.get());
 }
 
 void scheduler::reap(thread_ctx& t)

@@ -155,6 +155,49 @@ BOOST_AUTO_TEST_CASE(direct_io_with_aligned_buffers)
   std::free(mem);
 }
 
+// An O_DIRECT read started by a handler reaches the kernel when that handler
+// returns (the device must not wait for the rest of the turn); a buffered
+// read waits for the end of the turn and is submitted with its batch.
+BOOST_AUTO_TEST_CASE(direct_io_is_submitted_when_the_handler_returns)
+{
+  temp_dir dir;
+  {
+    std::vector<char> data(64 * 1024, 'x');
+    asio_uring::io_context c;
+    asio_uring::random_access_file w(c, dir.file("d"), asio_uring::file_base::write_only | asio_uring::file_base::create);
+    BOOST_REQUIRE(w.write_some_at(0, asio::buffer(data)) == data.size());
+  }
+  for (bool direct : {true, false})
+  {
+    asio_uring::io_context ctx;
+    asio_uring::random_access_file f(ctx);
+    error_code ec;
+    f.open(dir.file("d"), direct ? asio_uring::file_base::read_only | asio_uring::file_base::direct
+                                 : asio_uring::file_base::read_only, ec);
+    if (direct && ec == boost::system::error_code(EINVAL, boost::system::system_category()))
+    {
+      BOOST_TEST_MESSAGE("file system without O_DIRECT (tmpfs): skipped");
+      continue;
+    }
+    BOOST_REQUIRE(!ec);
+    void* mem = std::aligned_alloc(4096, 8192);
+    std::vector<std::string> log;
+    io_uring* ring = ctx.impl().get_ring().get();
+    asio::post(ctx, [&] {
+      f.async_read_some_at(4096, asio::buffer(mem, 4096), [&](error_code e, std::size_t n) {
+        log.push_back("read " + std::to_string(n) + (e ? " " + e.message() : ""));
+      });
+      // Queued behind this handler in the same turn.
+      asio::post(ctx, [&] { log.push_back("unsubmitted " + std::to_string(io_uring_sq_ready(ring))); });
+    });
+    ctx.run();
+    BOOST_TEST(log.size() == 2u);
+    BOOST_TEST(log[0] == (direct ? "unsubmitted 0" : "unsubmitted 1"));
+    BOOST_TEST(log[1] == "read 4096");
+    std::free(mem);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(registered_buffers_for_file_io)
 {
   temp_dir dir;

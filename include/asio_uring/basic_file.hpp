@@ -102,10 +102,27 @@ public:
       return;
     }
     this->fd_ = fd;
+    device_io_ = (static_cast<int>(open_flags) & O_DIRECT) != 0;
     ec.clear();
   }
   void open(const std::string& path, flags open_flags, boost::system::error_code& ec)
   { open(path.c_str(), open_flags, ec); }
+
+  void assign(int fd)
+  {
+    boost::system::error_code ec;
+    assign(fd, ec);
+    boost::asio::detail::throw_error(ec, "assign");
+  }
+  void assign(int fd, boost::system::error_code& ec)
+  {
+    base::assign(fd, ec);
+    if (!ec)
+    {
+      int fl = ::fcntl(fd, F_GETFL);
+      device_io_ = fl >= 0 && (fl & O_DIRECT) != 0;
+    }
+  }
 
   std::uint64_t size() const
   {
@@ -147,6 +164,10 @@ protected:
           this->template launch<fsync_kind>(handler, this->early_check(), fsync_kind(this->fd_, d));
         }, token, data_only);
   }
+
+  // Opened with O_DIRECT: reads and writes go to the device, so each is
+  // submitted as soon as the handler that started it returns.
+  bool device_io_ = false;
 };
 
 } // namespace detail
@@ -247,14 +268,16 @@ private:
   {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, std::uint64_t off, registered_buffer buf, bool w) {
-          this->template launch_transfer<detail::rw_fixed_kind>(handler, buf.size(),
-              detail::rw_fixed_kind(this->fd_, buf.data(), buf.size(), buf.index(), off, w));
+          detail::rw_fixed_kind k(this->fd_, buf.data(), buf.size(), buf.index(), off, w);
+          k.submit_now = this->device_io_;
+          this->template launch_transfer<detail::rw_fixed_kind>(handler, buf.size(), std::move(k));
         }, token, offset, b, write);
   }
 
   template <typename Handler>
   void start(Handler& handler, detail::rw_kind&& k)
   {
+    k.submit_now = this->device_io_;
     std::size_t bytes = k.bufs.total;
     this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
   }
@@ -381,6 +404,7 @@ private:
   void start(Handler& handler, detail::rw_kind&& k)
   {
     k.position = &offset_;
+    k.submit_now = this->device_io_;
     std::size_t bytes = k.bufs.total;
     this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
   }

@@ -50,6 +50,7 @@ struct rw_kind : kind_base
   bool is_write;
   iov_buffers<> bufs;
   std::uint64_t* position = nullptr;  // a stream file's offset to advance
+  bool submit_now = false;            // device I/O (O_DIRECT): see request_submit
 };
 
 // read_fixed / write_fixed into a registered buffer.
@@ -73,6 +74,7 @@ struct rw_fixed_kind : kind_base
   int index;
   std::uint64_t offset;
   bool is_write;
+  bool submit_now = false;
 };
 
 struct fsync_kind : kind_base

@@ -63,6 +63,9 @@ struct thread_ctx : boost::asio::detail::thread_info_base
   long private_work = 0;
   // Turns that ended with SQEs left unsubmitted (see scheduler::drive).
   unsigned held_turns = 0;
+  // The current handler queued a request that should reach the kernel when
+  // the handler returns, not at the end of the turn (see request_submit).
+  bool submit_soon = false;
 };
 
 inline thread_local thread_ctx* tl_thread_ctx = nullptr;
@@ -170,6 +173,15 @@ public:
   }
   // Counts an SQE whose CQE will come back to an operation.
   void op_submitted() noexcept { ++inflight_; }
+  // The SQE just queued starts device work (an O_DIRECT read or write):
+  // submit it as soon as the running handler returns instead of batching it
+  // with the rest of the turn, so the device's queue never drains while
+  // handlers run. Socket requests are not worth a system call each: an
+  // unready socket only arms a poll.
+  void request_submit() noexcept
+  {
+    if (thread_ctx* t = loop_owner_here()) t->submit_soon = true;
+  }
   // Operations with a request in the kernel (diagnostics and tests).
   std::size_t in_flight() const noexcept { return inflight_; }
   // Asks the kernel to cancel the request whose user_data is `op`.
@@ -203,6 +215,7 @@ private:
   bool refill(thread_ctx& t, bool block, const clock::time_point* deadline);
   void drive(thread_ctx& t, bool block, const clock::time_point* deadline);
   void reap(thread_ctx& t);
+  void submit_soon(thread_ctx& t);
   void start_all(op_queue& ops);
   void stop_locked();
   void wake_owner_locked();

@@ -100,6 +100,8 @@ private:
       o->Kind::prep(sqe);
       io_uring_sqe_set_data64(sqe, o->user_data());
       owner->op_submitted();
+      if constexpr (requires { o->Kind::submit_now; })
+        if (o->Kind::submit_now) owner->request_submit();
       return;
     }
     clear_slot(o->handler_);
