@@ -93,13 +93,15 @@ long run_async(Context& ctx, File& file, const params& p)
       });
     }
   };
+  // One region for all buffers, as fio allocates them.
+  char* mem = aligned_block(p.block * static_cast<std::size_t>(p.qd));
   std::vector<chain> chains;
   chains.reserve(static_cast<std::size_t>(p.qd));
   for (int i = 0; i < p.qd; ++i)
-    chains.push_back(chain{file, off, done, stopping, deadline, p.block, aligned_block(p.block)});
+    chains.push_back(chain{file, off, done, stopping, deadline, p.block, mem + p.block * static_cast<std::size_t>(i)});
   for (auto& c : chains) c.start();
   ctx.run();
-  for (auto& c : chains) std::free(c.buf);
+  std::free(mem);
   return done;
 }
 

@@ -332,14 +332,19 @@ void scheduler::submit_soon(thread_ctx& t)
 void scheduler::reap(thread_ctx& t)
 {
   io_uring* r = ring_.get();
-  unsigned head;
-  unsigned seen = 0;
-  io_uring_cqe* cqe;
-  io_uring_for_each_cqe(r, head, cqe)
+  // The CQEs present now (the tail read once); later ones wait for the next
+  // call. The ring is set up without CQE32, so index = head & mask.
+  unsigned head = *r->cq.khead;
+  unsigned tail = io_uring_smp_load_acquire(r->cq.ktail);
+  if (head == tail) return;
+  const unsigned mask = r->cq.ring_mask;
+  for (; static_cast<int>(tail - head) > 0; ++head)
   {
-    ++seen;
+    const io_uring_cqe* cqe = &r->cq.cqes[head & mask];
     const std::uint64_t ud = cqe->user_data;
-    if (ud == 0 || ud == LIBURING_UDATA_TIMEOUT) continue;
+    // 0: a cancel or linked timeout without an operation;
+    // LIBURING_UDATA_TIMEOUT (all ones): liburing's own wait timeout.
+    if (ud + 1 <= 1) continue;
     operation* op = operation::from_user_data(ud);
     if (op == &wake_op_)
     {
@@ -349,13 +354,21 @@ void scheduler::reap(thread_ctx& t)
     if (!(cqe->flags & IORING_CQE_F_MORE)) --inflight_;
     if (op->internal())
     {
-      op->complete_with(*this, cqe->res, cqe->flags);
+      // An internal operation may queue SQEs, and a full ring may make that
+      // reap again: consume this CQE first, then continue from wherever the
+      // ring's head is afterwards.
+      const int res = cqe->res;
+      const unsigned flags = cqe->flags;
+      io_uring_smp_store_release(r->cq.khead, head + 1);
+      op->complete_with(*this, res, flags);
+      head = *r->cq.khead - 1;
+      tail = io_uring_smp_load_acquire(r->cq.ktail);
       continue;
     }
     op->set_result(cqe->res, cqe->flags);
     t.q.push(op);
   }
-  io_uring_cq_advance(r, seen);
+  io_uring_smp_store_release(r->cq.khead, head);
 }
 
 void scheduler::post_deferred_slow(operation* op)

@@ -79,10 +79,11 @@ BOOST_AUTO_TEST_CASE(stream_file_positions_append_and_seek)
   {
     asio_uring::stream_file w(ctx, dir.file("log"),
         asio_uring::file_base::write_only | asio_uring::file_base::create | asio_uring::file_base::truncate);
-    asio::async_write(w, asio::buffer(std::string("first,")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+    const std::string first = "first,", second = "second";  // outlive the writes
+    asio::async_write(w, asio::buffer(first), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
     ctx.run();
     ctx.restart();
-    asio::async_write(w, asio::buffer(std::string("second")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+    asio::async_write(w, asio::buffer(second), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
     ctx.run();
     ctx.restart();
   }
@@ -239,7 +240,8 @@ BOOST_AUTO_TEST_CASE(pipe_round_trip_eof_and_cancel)
   asio_uring::writable_pipe w(ctx);
   asio_uring::connect_pipe(r, w);
   std::string got(11, '\0');
-  asio::async_write(w, asio::buffer(std::string("hello pipes")), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
+  const std::string message = "hello pipes";  // must outlive the write
+  asio::async_write(w, asio::buffer(message), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
   asio::async_read(r, asio::buffer(got), [](error_code ec, std::size_t) { BOOST_TEST(!ec); });
   ctx.run();
   BOOST_TEST(got == "hello pipes");

@@ -70,38 +70,47 @@ public:
     auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
     if (slot.is_connected())
       slot.template emplace<cancel_handler>(cancel_handler{&s, o});
-    s.start(o);
+    // Started right here when this thread drives the ring (no indirect call);
+    // otherwise handed to the thread that does.
+    if (s.loop_owner_here()) o->queue_request(s);
+    else s.defer_start(o);
   }
 
 private:
+  // Fills the SQE(s); loop owner only.
+  [[gnu::always_inline]] void queue_request(scheduler& s)
+  {
+    if constexpr (requires { this->Kind::link_timeout(); })
+    {
+      if (__kernel_timespec* ts = this->Kind::link_timeout())
+      {
+        // The request and its timeout must reach the kernel together.
+        s.reserve_sqes(2);
+        io_uring_sqe* sqe = s.get_sqe();
+        this->Kind::prep(sqe);
+        io_uring_sqe_set_data64(sqe, this->user_data());
+        sqe->flags |= IOSQE_IO_LINK;
+        io_uring_sqe* t = s.get_sqe();
+        io_uring_prep_link_timeout(t, ts, 0);
+        io_uring_sqe_set_data64(t, 0);
+        s.op_submitted();
+        return;
+      }
+    }
+    io_uring_sqe* sqe = s.get_sqe();
+    this->Kind::prep(sqe);
+    io_uring_sqe_set_data64(sqe, this->user_data());
+    s.op_submitted();
+    if constexpr (requires { this->Kind::submit_now; })
+      if (this->Kind::submit_now) s.request_submit();
+  }
+
   static void do_complete(scheduler* owner, operation* base, int res, unsigned)
   {
     auto* o = static_cast<uring_op*>(base);
     if (owner && res == start_marker)
     {
-      if constexpr (requires { o->Kind::link_timeout(); })
-      {
-        if (__kernel_timespec* ts = o->Kind::link_timeout())
-        {
-          // The request and its timeout must reach the kernel together.
-          owner->reserve_sqes(2);
-          io_uring_sqe* sqe = owner->get_sqe();
-          o->Kind::prep(sqe);
-          io_uring_sqe_set_data64(sqe, o->user_data());
-          sqe->flags |= IOSQE_IO_LINK;
-          io_uring_sqe* t = owner->get_sqe();
-          io_uring_prep_link_timeout(t, ts, 0);
-          io_uring_sqe_set_data64(t, 0);
-          owner->op_submitted();
-          return;
-        }
-      }
-      io_uring_sqe* sqe = owner->get_sqe();
-      o->Kind::prep(sqe);
-      io_uring_sqe_set_data64(sqe, o->user_data());
-      owner->op_submitted();
-      if constexpr (requires { o->Kind::submit_now; })
-        if (o->Kind::submit_now) owner->request_submit();
+      o->queue_request(*owner);
       return;
     }
     clear_slot(o->handler_);
