@@ -81,16 +81,20 @@ for cell in "${cells[@]}"; do
   kind=$1 conns=$2 size=$3
   label="$kind c=$conns"
   [ "$kind" = echo ] && label="$label ${size}B"
-  declare -A RATE CPU
-  for impl in $IMPLS; do
-    rates=() cpus=()
-    for _ in $(seq "$RUNS"); do
+  # Runs alternate between implementations, so drift of this shared
+  # machine's speed during a cell hits every column alike.
+  declare -A RATE CPU RS CS
+  for impl in $IMPLS; do RS[$impl]=""; CS[$impl]=""; done
+  for _ in $(seq "$RUNS"); do
+    for impl in $IMPLS; do
       read -r r c < <(run_cell "$kind" "$impl" "$conns" "$size")
-      rates+=("$r")
-      cpus+=("$c")
+      RS[$impl]+="$r "
+      CS[$impl]+="$c "
     done
-    RATE[$impl]=$(printf "%s\n" "${rates[@]}" | median)
-    CPU[$impl]=$(printf "%s\n" "${cpus[@]}" | median)
+  done
+  for impl in $IMPLS; do
+    RATE[$impl]=$(printf "%s\n" ${RS[$impl]} | median)
+    CPU[$impl]=$(printf "%s\n" ${CS[$impl]} | median)
   done
   printf "%-16s" "$label"
   for impl in $IMPLS; do printf "%14.0f" "${RATE[$impl]}"; done
