@@ -20,7 +20,10 @@ instr() {  # row impl iterations -> total instructions
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" "$3" 2>&1 \
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for row in post_inside post_foreign coro_post coro_call timer_churn; do
+# post_foreign is left out: valgrind runs one thread at a time and keeps its
+# lock while a thread waits in io_uring_enter, so the posting thread never
+# runs (the process hangs).
+for row in post_inside coro_post coro_call timer_churn; do
   declare -A per
   for impl in asio uring; do
     a=$(instr $row $impl 20000)
