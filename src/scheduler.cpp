@@ -333,14 +333,14 @@ void scheduler::reap(thread_ctx& t)
 {
   io_uring* r = ring_.get();
   // The CQEs present now (the tail read once); later ones wait for the next
-  // call. The ring is set up without CQE32, so index = head & mask.
+  // call.
   unsigned head = *r->cq.khead;
   unsigned tail = io_uring_smp_load_acquire(r->cq.ktail);
   if (head == tail) return;
   const unsigned mask = r->cq.ring_mask;
   for (; static_cast<int>(tail - head) > 0; ++head)
   {
-    const io_uring_cqe* cqe = &r->cq.cqes[head & mask];
+    const io_uring_cqe* cqe = &r->cq.cqes[io_uring_cqe_index(r, head, mask)];
     const std::uint64_t ud = cqe->user_data;
     // 0: a cancel or linked timeout without an operation;
     // LIBURING_UDATA_TIMEOUT (all ones): liburing's own wait timeout.

@@ -7,6 +7,7 @@
 
 #include <boost/asio.hpp>
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 
@@ -192,11 +193,40 @@ BOOST_AUTO_TEST_CASE(direct_io_is_submitted_when_the_handler_returns)
       asio::post(ctx, [&] { log.push_back("unsubmitted " + std::to_string(io_uring_sq_ready(ring))); });
     });
     ctx.run();
-    BOOST_TEST(log.size() == 2u);
+    BOOST_REQUIRE_EQUAL(log.size(), 2u);
     BOOST_TEST(log[0] == (direct ? "unsubmitted 0" : "unsubmitted 1"));
     BOOST_TEST(log[1] == "read 4096");
     std::free(mem);
   }
+}
+
+BOOST_AUTO_TEST_CASE(files_adopt_native_descriptors)
+{
+  temp_dir dir;
+  asio_uring::io_context ctx;
+  {
+    asio_uring::stream_file w(ctx, ::open(dir.file("adopted").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    BOOST_REQUIRE(w.is_open());
+    BOOST_TEST(w.write_some(asio::buffer("0123456789", 10)) == 10u);
+  }
+  {
+    // An O_APPEND descriptor appends, whatever the stream's position.
+    asio_uring::stream_file a(ctx, ::open(dir.file("adopted").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    const std::string tail = "abc";
+    std::size_t n = 0;
+    asio::async_write(a, asio::buffer(tail), [&](error_code ec, std::size_t k) { BOOST_TEST(!ec); n = k; });
+    ctx.run();
+    ctx.restart();
+    BOOST_TEST(n == 3u);
+  }
+  asio_uring::random_access_file r(ctx, ::open(dir.file("adopted").c_str(), O_RDONLY | O_CLOEXEC));
+  BOOST_REQUIRE(r.is_open());
+  char got[13] = {};
+  std::size_t n = 0;
+  asio::async_read_at(r, 0, asio::buffer(got), [&](error_code ec, std::size_t k) { BOOST_TEST(!ec); n = k; });
+  ctx.run();
+  BOOST_TEST(n == 13u);
+  BOOST_TEST(std::string(got, 13) == "0123456789abc");
 }
 
 BOOST_AUTO_TEST_CASE(registered_buffers_for_file_io)

@@ -69,7 +69,9 @@ class file_object : public descriptor_object<Executor>, public file_base
 public:
   using typename base::executor_type;
 
-  using base::base;
+  explicit file_object(const executor_type& ex) : base(ex) {}
+  // An adopted descriptor goes through assign(), which detects O_DIRECT.
+  file_object(const executor_type& ex, int fd) : base(ex) { assign(fd); }
   file_object(file_object&&) noexcept = default;
   file_object& operator=(file_object&&) = default;
 
@@ -196,6 +198,12 @@ public:
       std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
   basic_random_access_file(ExecutionContext& ctx, const std::string& path, flags f)
     : base(executor_type(ctx.get_executor())) { this->open(path, f); }
+  // Adopts an open descriptor (as Asio's native-handle constructors do).
+  basic_random_access_file(const executor_type& ex, int native_file) : base(ex, native_file) {}
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_random_access_file(ExecutionContext& ctx, int native_file)
+    : base(executor_type(ctx.get_executor()), native_file) {}
   basic_random_access_file(basic_random_access_file&&) noexcept = default;
   basic_random_access_file& operator=(basic_random_access_file&&) = default;
 
@@ -308,7 +316,28 @@ public:
       std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
   basic_stream_file(ExecutionContext& ctx, const std::string& path, flags f)
     : base(executor_type(ctx.get_executor())) { open(path, f); }
+  // Adopts an open descriptor: position 0, appending if it has O_APPEND.
+  basic_stream_file(const executor_type& ex, int native_file) : base(ex) { assign(native_file); }
+  template <typename ExecutionContext, typename = std::enable_if_t<
+      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  basic_stream_file(ExecutionContext& ctx, int native_file)
+    : base(executor_type(ctx.get_executor())) { assign(native_file); }
   basic_stream_file(basic_stream_file&& o) noexcept : base(std::move(o)), offset_(o.offset_), append_(o.append_) {}
+
+  void assign(int native_file)
+  {
+    boost::system::error_code ec;
+    assign(native_file, ec);
+    boost::asio::detail::throw_error(ec, "assign");
+  }
+  void assign(int native_file, boost::system::error_code& ec)
+  {
+    base::assign(native_file, ec);
+    if (ec) return;
+    offset_ = 0;
+    const int fl = ::fcntl(native_file, F_GETFL);
+    append_ = fl >= 0 && (fl & O_APPEND) != 0;
+  }
   basic_stream_file& operator=(basic_stream_file&& o)
   {
     base::operator=(std::move(o));
