@@ -186,10 +186,24 @@ BOOST_AUTO_TEST_CASE(tcp_stream_timeouts_with_linked_timeouts)
   BOOST_TEST(read_n == 0u);
   BOOST_TEST((waited >= std::chrono::milliseconds(45)));
   BOOST_TEST((waited < std::chrono::seconds(5)));
+  // As in Beast, the timeout closed the socket: the peer sees the end.
+  BOOST_TEST(!stream.socket().is_open());
+  error_code peer_ec;
+  BOOST_TEST(peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
 
-  // Without a deadline, and with one that is not reached, data flows.
+  // Reconnected, without a deadline and with one that is not reached, data
+  // flows.
   ctx.restart();
+  peer.close();
+  acceptor.async_accept(peer, [&](error_code ec) { BOOST_TEST(!ec); });
   stream.expires_never();
+  connect_ec = net::error::would_block;
+  stream.async_connect(acceptor.local_endpoint(), [&](error_code ec) { connect_ec = ec; });
+  ctx.run();
+  BOOST_TEST(!connect_ec);
+  BOOST_TEST(stream.socket().is_open());
+  ctx.restart();
   peer.send(net::buffer("ok", 2));
   std::size_t got = 0;
   stream.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) { BOOST_TEST(!ec); got = n; });
