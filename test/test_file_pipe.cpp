@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -118,10 +119,30 @@ BOOST_AUTO_TEST_CASE(open_failures_are_error_codes)
   BOOST_TEST(ec == boost::system::error_code(EISDIR, boost::system::system_category()));
   std::ofstream(dir.file("locked")) << "x";
   ::chmod(dir.file("locked").c_str(), 0);
-  if (::geteuid() != 0)  // root ignores permissions
+  if (::geteuid() != 0)
   {
     f.open(dir.file("locked"), asio_uring::file_base::read_only, ec);
     BOOST_TEST(ec == asio::error::access_denied);
+  }
+  else
+  {
+    // Root ignores permissions: check from a child that became "nobody".
+    ::chmod(dir.path.c_str(), 0755);
+    const pid_t child = ::fork();
+    BOOST_REQUIRE(child >= 0);
+    if (child == 0)
+    {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+      asio_uring::io_context c;
+      asio_uring::random_access_file locked(c);
+      error_code e;
+      locked.open(dir.file("locked"), asio_uring::file_base::read_only, e);
+      ::_exit(e == asio::error::access_denied ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);  // 1: not access_denied, 3: could not drop root
   }
   f.open(dir.file("new"), asio_uring::file_base::write_only | asio_uring::file_base::create |
       asio_uring::file_base::exclusive, ec);
