@@ -338,9 +338,10 @@ void scheduler::reap(thread_ctx& t)
   unsigned tail = io_uring_smp_load_acquire(r->cq.ktail);
   if (head == tail) return;
   const unsigned mask = r->cq.ring_mask;
+  const unsigned shift = (r->flags & IORING_SETUP_CQE32) ? 1 : 0;  // as io_uring_cqe_index
   for (; static_cast<int>(tail - head) > 0; ++head)
   {
-    const io_uring_cqe* cqe = &r->cq.cqes[io_uring_cqe_index(r, head, mask)];
+    const io_uring_cqe* cqe = &r->cq.cqes[(head & mask) << shift];
     const std::uint64_t ud = cqe->user_data;
     // 0: a cancel or linked timeout without an operation;
     // LIBURING_UDATA_TIMEOUT (all ones): liburing's own wait timeout.

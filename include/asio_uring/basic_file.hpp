@@ -104,7 +104,7 @@ public:
       return;
     }
     this->fd_ = fd;
-    device_io_ = (static_cast<int>(open_flags) & O_DIRECT) != 0;
+    note_status_flags(static_cast<int>(open_flags));
     ec.clear();
   }
   void open(const std::string& path, flags open_flags, boost::system::error_code& ec)
@@ -119,11 +119,7 @@ public:
   void assign(int fd, boost::system::error_code& ec)
   {
     base::assign(fd, ec);
-    if (!ec)
-    {
-      int fl = ::fcntl(fd, F_GETFL);
-      device_io_ = fl >= 0 && (fl & O_DIRECT) != 0;
-    }
+    if (!ec) note_status_flags(::fcntl(fd, F_GETFL));
   }
 
   std::uint64_t size() const
@@ -167,9 +163,24 @@ protected:
         }, token, data_only);
   }
 
-  // Opened with O_DIRECT: reads and writes go to the device, so each is
+  // Starts a read or write of `bytes`; a device request (O_DIRECT) is
   // submitted as soon as the handler that started it returns.
-  bool device_io_ = false;
+  template <typename Kind, typename Handler>
+  void launch_io(Handler& handler, std::size_t bytes, Kind&& k)
+  {
+    k.submit_now = device_io_;
+    this->template launch_transfer<Kind>(handler, bytes, std::move(k));
+  }
+
+  // From the open flags, or fcntl(F_GETFL) for an adopted descriptor.
+  void note_status_flags(int fl) noexcept
+  {
+    device_io_ = fl >= 0 && (fl & O_DIRECT) != 0;
+    append_ = fl >= 0 && (fl & O_APPEND) != 0;
+  }
+
+  bool device_io_ = false;  // O_DIRECT
+  bool append_ = false;     // O_APPEND: a stream file's writes go to the end
 };
 
 } // namespace detail
@@ -276,18 +287,16 @@ private:
   {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, std::uint64_t off, registered_buffer buf, bool w) {
-          detail::rw_fixed_kind k(this->fd_, buf.data(), buf.size(), buf.index(), off, w);
-          k.submit_now = this->device_io_;
-          this->template launch_transfer<detail::rw_fixed_kind>(handler, buf.size(), std::move(k));
+          this->launch_io(handler, buf.size(),
+              detail::rw_fixed_kind(this->fd_, buf.data(), buf.size(), buf.index(), off, w));
         }, token, offset, b, write);
   }
 
   template <typename Handler>
   void start(Handler& handler, detail::rw_kind&& k)
   {
-    k.submit_now = this->device_io_;
-    std::size_t bytes = k.bufs.total;
-    this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
+    const std::size_t bytes = k.bufs.total;
+    this->launch_io(handler, bytes, std::move(k));
   }
 };
 
@@ -322,7 +331,7 @@ public:
       std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
   basic_stream_file(ExecutionContext& ctx, int native_file)
     : base(executor_type(ctx.get_executor())) { assign(native_file); }
-  basic_stream_file(basic_stream_file&& o) noexcept : base(std::move(o)), offset_(o.offset_), append_(o.append_) {}
+  basic_stream_file(basic_stream_file&& o) noexcept : base(std::move(o)), offset_(o.offset_) {}
 
   void assign(int native_file)
   {
@@ -333,16 +342,12 @@ public:
   void assign(int native_file, boost::system::error_code& ec)
   {
     base::assign(native_file, ec);
-    if (ec) return;
-    offset_ = 0;
-    const int fl = ::fcntl(native_file, F_GETFL);
-    append_ = fl >= 0 && (fl & O_APPEND) != 0;
+    if (!ec) offset_ = 0;
   }
   basic_stream_file& operator=(basic_stream_file&& o)
   {
     base::operator=(std::move(o));
     offset_ = o.offset_;
-    append_ = o.append_;
     return *this;
   }
 
@@ -350,13 +355,11 @@ public:
   {
     base::open(path, f);
     offset_ = 0;
-    append_ = (f & base::append) != 0;
   }
   void open(const std::string& path, flags f, boost::system::error_code& ec)
   {
     base::open(path, f, ec);
     offset_ = 0;
-    append_ = (f & base::append) != 0;
   }
 
   // Moves the position the next read or write starts at; returns it.
@@ -400,7 +403,7 @@ public:
   template <typename ConstBufferSequence>
   std::size_t write_some(const ConstBufferSequence& b, boost::system::error_code& ec)
   {
-    std::size_t n = this->template sync_rw<true>(b, append_ ? -1 : static_cast<std::int64_t>(offset_), ec);
+    std::size_t n = this->template sync_rw<true>(b, this->append_ ? -1 : static_cast<std::int64_t>(offset_), ec);
     offset_ += n;
     return n;
   }
@@ -424,7 +427,7 @@ public:
   {
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& bufs) {
-          start(handler, detail::rw_kind(this->fd_, bufs, append_ ? std::uint64_t(-1) : offset_, true));
+          start(handler, detail::rw_kind(this->fd_, bufs, this->append_ ? std::uint64_t(-1) : offset_, true));
         }, token, b);
   }
 
@@ -433,13 +436,11 @@ private:
   void start(Handler& handler, detail::rw_kind&& k)
   {
     k.position = &offset_;
-    k.submit_now = this->device_io_;
-    std::size_t bytes = k.bufs.total;
-    this->template launch_transfer<detail::rw_kind>(handler, bytes, std::move(k));
+    const std::size_t bytes = k.bufs.total;
+    this->launch_io(handler, bytes, std::move(k));
   }
 
   std::uint64_t offset_ = 0;
-  bool append_ = false;
 };
 
 using random_access_file = basic_random_access_file<>;

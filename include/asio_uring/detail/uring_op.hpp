@@ -80,26 +80,21 @@ private:
   // Fills the SQE(s); loop owner only.
   [[gnu::always_inline]] void queue_request(scheduler& s)
   {
+    __kernel_timespec* timeout = nullptr;
     if constexpr (requires { this->Kind::link_timeout(); })
-    {
-      if (__kernel_timespec* ts = this->Kind::link_timeout())
-      {
-        // The request and its timeout must reach the kernel together.
-        s.reserve_sqes(2);
-        io_uring_sqe* sqe = s.get_sqe();
-        this->Kind::prep(sqe);
-        io_uring_sqe_set_data64(sqe, this->user_data());
-        sqe->flags |= IOSQE_IO_LINK;
-        io_uring_sqe* t = s.get_sqe();
-        io_uring_prep_link_timeout(t, ts, 0);
-        io_uring_sqe_set_data64(t, 0);
-        s.op_submitted();
-        return;
-      }
-    }
+      timeout = this->Kind::link_timeout();
+    // A request and its linked timeout must reach the kernel together.
+    if (timeout) s.reserve_sqes(2);
     io_uring_sqe* sqe = s.get_sqe();
     this->Kind::prep(sqe);
     io_uring_sqe_set_data64(sqe, this->user_data());
+    if (timeout)
+    {
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe* t = s.get_sqe();
+      io_uring_prep_link_timeout(t, timeout, 0);
+      io_uring_sqe_set_data64(t, 0);
+    }
     s.op_submitted();
     if constexpr (requires { this->Kind::submit_now; })
       if (this->Kind::submit_now) s.request_submit();
