@@ -272,16 +272,17 @@ public:
 
   // --- asynchronous accept ------------------------------------------------------
   // Into `peer`: completes with (error_code).
-  template <typename P1, typename E1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename P1, typename E1, typename = std::enable_if_t<accepts_into_v<P1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(basic_socket<P1, E1>& peer,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<accepts_into_v<P1>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_into(peer, nullptr, std::forward<AcceptToken>(token));
   }
   template <typename E1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+      boost::asio::completion_token_for<void(boost::system::error_code)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(basic_socket<protocol_type, E1>& peer, endpoint_type& peer_endpoint,
       AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
@@ -290,46 +291,50 @@ public:
 
   // A new socket: completes with (error_code, socket), the socket on this
   // acceptor's executor or on `ex1` / `ctx1`'s.
-  template <typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<executor_type>)> AcceptToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(this->ex_, nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<executor_type>)> AcceptToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(endpoint_type& peer_endpoint,
       AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(this->ex_, &peer_endpoint, std::forward<AcceptToken>(token));
   }
-  template <typename Executor1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename Executor1, typename = std::enable_if_t<is_executor_v<Executor1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code, socket_on<Executor1>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(const Executor1& ex1,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<is_executor_v<Executor1>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ex1, nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename Executor1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename Executor1, typename = std::enable_if_t<is_executor_v<Executor1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code, socket_on<Executor1>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(const Executor1& ex1, endpoint_type& peer_endpoint,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<is_executor_v<Executor1>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ex1, &peer_endpoint, std::forward<AcceptToken>(token));
   }
-  template <typename ExecutionContext,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>,
+      boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<typename ExecutionContext::executor_type>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(ExecutionContext& ctx1,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ctx1.get_executor(), nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename ExecutionContext,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>,
+      boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<typename ExecutionContext::executor_type>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(ExecutionContext& ctx1, endpoint_type& peer_endpoint,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ctx1.get_executor(), &peer_endpoint, std::forward<AcceptToken>(token));
   }

@@ -22,12 +22,8 @@ public:
 
   static icmp v4() noexcept { return boost::asio::ip::icmp::v4(); }
   static icmp v6() noexcept { return boost::asio::ip::icmp::v6(); }
-
-  friend bool operator==(const icmp& a, const icmp& b) noexcept
-  {
-    return a.family() == b.family() && a.protocol() == b.protocol();
-  }
-  friend bool operator!=(const icmp& a, const icmp& b) noexcept { return !(a == b); }
+  // == and != are Asio's (found through the base class), so ours and
+  // Asio's compare with each other without ambiguity.
 };
 
 } // namespace asio_uring::ip

@@ -27,9 +27,8 @@ public:
 
   static tcp v4() noexcept { return boost::asio::ip::tcp::v4(); }
   static tcp v6() noexcept { return boost::asio::ip::tcp::v6(); }
-
-  friend bool operator==(const tcp& a, const tcp& b) noexcept { return a.family() == b.family(); }
-  friend bool operator!=(const tcp& a, const tcp& b) noexcept { return !(a == b); }
+  // == and != are Asio's (found through the base class), so ours and
+  // Asio's compare with each other without ambiguity.
 };
 
 } // namespace asio_uring::ip

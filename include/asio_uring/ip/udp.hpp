@@ -21,9 +21,8 @@ public:
 
   static udp v4() noexcept { return boost::asio::ip::udp::v4(); }
   static udp v6() noexcept { return boost::asio::ip::udp::v6(); }
-
-  friend bool operator==(const udp& a, const udp& b) noexcept { return a.family() == b.family(); }
-  friend bool operator!=(const udp& a, const udp& b) noexcept { return !(a == b); }
+  // == and != are Asio's (found through the base class), so ours and
+  // Asio's compare with each other without ambiguity.
 };
 
 } // namespace asio_uring::ip
