@@ -1,4 +1,5 @@
-// asio_uring::basic_datagram_socket: Asio's datagram socket interface.
+// asio_uring::basic_datagram_socket: Asio's datagram socket interface; the
+// members it shares with basic_raw_socket live in detail::message_socket.
 #pragma once
 
 #include <asio_uring/basic_stream_socket.hpp>
@@ -50,32 +51,95 @@ struct msg_kind : kind_base
   ::msghdr msg{};
 };
 
-} // namespace detail
-
-template <typename Protocol, typename Executor = boost::asio::any_io_executor>
-class basic_datagram_socket : public basic_socket<Protocol, Executor>
+// Whole messages, connected (send/receive) or addressed (send_to/receive_from):
+// the interface Asio's datagram and raw sockets have in common.
+template <typename Protocol, typename Executor>
+class message_socket : public basic_socket<Protocol, Executor>
 {
   using base = basic_socket<Protocol, Executor>;
   using msg_kind = detail::msg_kind<typename Protocol::endpoint>;
+  using flags_type = boost::asio::socket_base::message_flags;
 
 public:
   using typename base::executor_type;
   using typename base::endpoint_type;
   using typename base::protocol_type;
 
-  template <typename OtherExecutor>
-  struct rebind_executor
-  {
-    using other = basic_datagram_socket<Protocol, OtherExecutor>;
-  };
-
   using base::base;
-  basic_datagram_socket(basic_datagram_socket&&) noexcept = default;
-  basic_datagram_socket& operator=(basic_datagram_socket&&) = default;
+  message_socket(message_socket&&) noexcept = default;
+  message_socket& operator=(message_socket&&) = default;
 
+  // --- connected ------------------------------------------------------------
   template <typename ConstBufferSequence>
-  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to,
-      boost::asio::socket_base::message_flags f = 0)
+  std::size_t send(const ConstBufferSequence& b, flags_type f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = send(b, f, ec);
+    boost::asio::detail::throw_error(ec, "send");
+    return n;
+  }
+  template <typename ConstBufferSequence>
+  std::size_t send(const ConstBufferSequence& b, flags_type f, boost::system::error_code& ec)
+  {
+    return detail::sync_transfer<true>(this->fd_, b, f, false, ec);
+  }
+
+  template <typename MutableBufferSequence>
+  std::size_t receive(const MutableBufferSequence& b, flags_type f = 0)
+  {
+    boost::system::error_code ec;
+    std::size_t n = receive(b, f, ec);
+    boost::asio::detail::throw_error(ec, "receive");
+    return n;
+  }
+  template <typename MutableBufferSequence>
+  std::size_t receive(const MutableBufferSequence& b, flags_type f, boost::system::error_code& ec)
+  {
+    return detail::sync_transfer<false>(this->fd_, b, f, false, ec);
+  }
+
+  // Completes with (error_code, bytes); an empty message is sent too.
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_send(const ConstBufferSequence& b,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_send(b, 0, std::forward<WriteToken>(token));
+  }
+  template <typename ConstBufferSequence,
+      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_send(const ConstBufferSequence& b, flags_type f,
+      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& bufs, int flags) {
+          this->template launch<detail::send_kind>(handler, this->early_check(),
+              detail::send_kind(this->fd_, bufs, flags));
+        }, token, b, static_cast<int>(f));
+  }
+
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive(const MutableBufferSequence& b,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_receive(b, 0, std::forward<ReadToken>(token));
+  }
+  template <typename MutableBufferSequence,
+      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive(const MutableBufferSequence& b, flags_type f,
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& bufs, int flags) {
+          this->template launch<detail::recv_kind>(handler, this->early_check(),
+              detail::recv_kind(this->fd_, bufs, flags, false));
+        }, token, b, static_cast<int>(f));
+  }
+
+  // --- addressed ------------------------------------------------------------
+  template <typename ConstBufferSequence>
+  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to, flags_type f = 0)
   {
     boost::system::error_code ec;
     std::size_t n = send_to(b, to, f, ec);
@@ -83,8 +147,8 @@ public:
     return n;
   }
   template <typename ConstBufferSequence>
-  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to,
-      boost::asio::socket_base::message_flags f, boost::system::error_code& ec)
+  std::size_t send_to(const ConstBufferSequence& b, const endpoint_type& to, flags_type f,
+      boost::system::error_code& ec)
   {
     detail::iov_buffers<64> bufs(b);
     ::msghdr msg{};
@@ -92,7 +156,9 @@ public:
     msg.msg_iovlen = bufs.count;
     msg.msg_name = const_cast<sockaddr*>(to.data());
     msg.msg_namelen = static_cast<socklen_t>(to.size());
-    ssize_t n = ::sendmsg(this->fd_, &msg, f | MSG_NOSIGNAL);
+    ssize_t n;
+    do n = ::sendmsg(this->fd_, &msg, f | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
     if (n < 0)
     {
       ec = detail::last_error();
@@ -103,8 +169,7 @@ public:
   }
 
   template <typename MutableBufferSequence>
-  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from,
-      boost::asio::socket_base::message_flags f = 0)
+  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from, flags_type f = 0)
   {
     boost::system::error_code ec;
     std::size_t n = receive_from(b, from, f, ec);
@@ -112,8 +177,8 @@ public:
     return n;
   }
   template <typename MutableBufferSequence>
-  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from,
-      boost::asio::socket_base::message_flags f, boost::system::error_code& ec)
+  std::size_t receive_from(const MutableBufferSequence& b, endpoint_type& from, flags_type f,
+      boost::system::error_code& ec)
   {
     detail::iov_buffers<64> bufs(b);
     ::msghdr msg{};
@@ -121,7 +186,9 @@ public:
     msg.msg_iovlen = bufs.count;
     msg.msg_name = from.data();
     msg.msg_namelen = static_cast<socklen_t>(from.capacity());
-    ssize_t n = ::recvmsg(this->fd_, &msg, f);
+    ssize_t n;
+    do n = ::recvmsg(this->fd_, &msg, f);
+    while (n < 0 && errno == EINTR);
     if (n < 0)
     {
       ec = detail::last_error();
@@ -130,23 +197,6 @@ public:
     from.resize(msg.msg_namelen);
     ec.clear();
     return static_cast<std::size_t>(n);
-  }
-
-  template <typename ConstBufferSequence>
-  std::size_t send(const ConstBufferSequence& b, boost::asio::socket_base::message_flags f = 0)
-  {
-    boost::system::error_code ec;
-    std::size_t n = detail::sync_transfer<true>(this->fd_, b, f, false, ec);
-    boost::asio::detail::throw_error(ec, "send");
-    return n;
-  }
-  template <typename MutableBufferSequence>
-  std::size_t receive(const MutableBufferSequence& b, boost::asio::socket_base::message_flags f = 0)
-  {
-    boost::system::error_code ec;
-    std::size_t n = detail::sync_transfer<false>(this->fd_, b, f, false, ec);
-    boost::asio::detail::throw_error(ec, "receive");
-    return n;
   }
 
   // Completes with (error_code, bytes).
@@ -159,8 +209,7 @@ public:
   }
   template <typename ConstBufferSequence,
       typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_send_to(const ConstBufferSequence& b, const endpoint_type& to,
-      boost::asio::socket_base::message_flags f,
+  auto async_send_to(const ConstBufferSequence& b, const endpoint_type& to, flags_type f,
       WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
@@ -179,8 +228,7 @@ public:
   }
   template <typename MutableBufferSequence,
       typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_receive_from(const MutableBufferSequence& b, endpoint_type& from,
-      boost::asio::socket_base::message_flags f,
+  auto async_receive_from(const MutableBufferSequence& b, endpoint_type& from, flags_type f,
       ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
@@ -189,29 +237,34 @@ public:
               msg_kind(this->fd_, bufs, flags, false, &from, nullptr));
         }, token, b, static_cast<int>(f));
   }
+};
 
-  // Connected datagram sockets.
-  template <typename ConstBufferSequence,
-      typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_send(const ConstBufferSequence& b,
-      WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
+} // namespace detail
+
+template <typename Protocol, typename Executor = boost::asio::any_io_executor>
+class basic_datagram_socket : public detail::message_socket<Protocol, Executor>
+{
+  using base = detail::message_socket<Protocol, Executor>;
+
+public:
+  template <typename OtherExecutor>
+  struct rebind_executor
   {
-    return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const ConstBufferSequence& bufs) {
-          this->template launch<detail::send_kind>(handler, this->early_check(),
-              detail::send_kind(this->fd_, bufs, 0));
-        }, token, b);
-  }
-  template <typename MutableBufferSequence,
-      typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_receive(const MutableBufferSequence& b,
-      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+    using other = basic_datagram_socket<Protocol, OtherExecutor>;
+  };
+
+  using base::base;
+  basic_datagram_socket(basic_datagram_socket&&) noexcept = default;
+  basic_datagram_socket& operator=(basic_datagram_socket&&) = default;
+  template <typename P1, typename E1, typename = std::enable_if_t<
+      std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
+  basic_datagram_socket(basic_datagram_socket<P1, E1>&& o) : base(std::move(o)) {}
+  template <typename P1, typename E1>
+  std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
+      basic_datagram_socket&> operator=(basic_datagram_socket<P1, E1>&& o)
   {
-    return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const MutableBufferSequence& bufs) {
-          this->template launch<detail::recv_kind>(handler, this->early_check(),
-              detail::recv_kind(this->fd_, bufs, 0, false));
-        }, token, b);
+    base::operator=(std::move(o));
+    return *this;
   }
 };
 

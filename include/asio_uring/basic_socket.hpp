@@ -127,6 +127,12 @@ public:
     }
     return *this;
   }
+  template <typename P1, typename E1>
+  std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
+      basic_socket&> operator=(basic_socket<P1, E1>&& o)
+  {
+    return *this = basic_socket(std::move(o));
+  }
 
   basic_socket(const basic_socket&) = delete;
   basic_socket& operator=(const basic_socket&) = delete;
@@ -184,7 +190,19 @@ public:
   // Gives up the descriptor; pending operations complete with operation_aborted.
   native_handle_type release()
   {
-    if (this->fd_ < 0) boost::asio::detail::throw_error(boost::asio::error::bad_descriptor, "release");
+    boost::system::error_code ec;
+    native_handle_type fd = release(ec);
+    boost::asio::detail::throw_error(ec, "release");
+    return fd;
+  }
+  native_handle_type release(boost::system::error_code& ec)
+  {
+    if (this->fd_ < 0)
+    {
+      ec = boost::asio::error::bad_descriptor;
+      return -1;
+    }
+    ec.clear();
     return descriptor::release();
   }
 
@@ -340,9 +358,20 @@ public:
 
   bool at_mark() const
   {
+    boost::system::error_code ec;
+    bool mark = at_mark(ec);
+    boost::asio::detail::throw_error(ec, "at_mark");
+    return mark;
+  }
+  bool at_mark(boost::system::error_code& ec) const
+  {
     int mark = 0;
     if (::ioctl(fd_, SIOCATMARK, &mark) != 0)
-      boost::asio::detail::throw_error(detail::last_error(), "at_mark");
+    {
+      ec = detail::last_error();
+      return false;
+    }
+    ec.clear();
     return mark != 0;
   }
 

@@ -29,15 +29,17 @@ struct accept_kind : kind_base
   sockaddr_storage addr;
 };
 
-// Into an existing socket (and optionally its peer endpoint).
+// Into an existing socket (and optionally its peer endpoint). A peer that
+// is already open fails with already_open, as in Asio, without an accept.
 template <typename Socket>
 struct accept_into_kind : accept_kind
 {
   accept_into_kind(int f, Socket& s, typename Socket::endpoint_type* ep,
       const typename Socket::protocol_type& p)
-    : accept_kind(f), peer(&s), peer_ep(ep), protocol(p) {}
+    : accept_kind(f), peer(&s), peer_ep(ep), protocol(p), peer_was_open(s.is_open()) {}
   std::tuple<boost::system::error_code> result(int res)
   {
+    if (peer_was_open) return {boost::asio::error::already_open};
     if (res < 0) return {result_error(res)};
     boost::system::error_code ec;
     peer->assign(protocol, res, ec);
@@ -56,13 +58,32 @@ struct accept_into_kind : accept_kind
   Socket* peer;
   typename Socket::endpoint_type* peer_ep;
   typename Socket::protocol_type protocol;
+  bool peer_was_open;
 };
+
+// The socket an acceptor of `Protocol` returns, on `Executor`: the
+// protocol's own socket when that is ours (asio_uring::ip::tcp::socket,
+// local::seq_packet_protocol::socket...), else a stream socket of ours (for
+// Asio's protocol types, whose nested socket is Asio's).
+template <typename Protocol, typename Executor, typename = void>
+struct accepted_socket
+{
+  using type = basic_stream_socket<Protocol, Executor>;
+};
+template <typename Protocol, typename Executor>
+struct accepted_socket<Protocol, Executor, std::enable_if_t<std::is_base_of_v<
+    basic_socket<Protocol, typename Protocol::socket::executor_type>, typename Protocol::socket>>>
+{
+  using type = typename Protocol::socket::template rebind_executor<Executor>::other;
+};
+template <typename Protocol, typename Executor>
+using accepted_socket_t = typename accepted_socket<Protocol, Executor>::type;
 
 // Returning a new socket on `Executor1`.
 template <typename Protocol, typename Executor1>
 struct accept_move_kind : accept_kind
 {
-  using socket_type = basic_stream_socket<Protocol, Executor1>;
+  using socket_type = accepted_socket_t<Protocol, Executor1>;
   accept_move_kind(int f, const Executor1& ex, const Protocol& p,
       typename Protocol::endpoint* ep)
     : accept_kind(f), ex1(ex), protocol(p), peer_ep(ep) {}
@@ -87,6 +108,15 @@ template <typename Protocol, typename Executor = boost::asio::any_io_executor>
 class basic_socket_acceptor : public basic_socket<Protocol, Executor>
 {
   using base = basic_socket<Protocol, Executor>;
+  template <typename Executor1>
+  using socket_on = detail::accepted_socket_t<Protocol, Executor1>;
+  template <typename Executor1>
+  static constexpr bool is_executor_v = boost::asio::execution::is_executor<Executor1>::value
+      || boost::asio::is_executor<Executor1>::value;
+  template <typename Context>
+  static constexpr bool is_context_v = std::is_convertible_v<Context&, boost::asio::execution_context&>;
+  template <typename P1>
+  static constexpr bool accepts_into_v = std::is_convertible_v<Protocol, P1>;
 
 public:
   using typename base::executor_type;
@@ -101,25 +131,39 @@ public:
   };
 
   explicit basic_socket_acceptor(const executor_type& ex) : base(ex) {}
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>>
   explicit basic_socket_acceptor(ExecutionContext& ctx) : base(ctx) {}
 
   basic_socket_acceptor(const executor_type& ex, const protocol_type& p) : base(ex, p) {}
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>>
   basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& p) : base(ctx, p) {}
 
   // Opens, sets reuse_address (by default), binds and listens.
   basic_socket_acceptor(const executor_type& ex, const endpoint_type& ep, bool reuse_addr = true)
     : base(ex) { setup(ep, reuse_addr); }
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>>
   basic_socket_acceptor(ExecutionContext& ctx, const endpoint_type& ep, bool reuse_addr = true)
     : base(ctx) { setup(ep, reuse_addr); }
 
+  basic_socket_acceptor(const executor_type& ex, const protocol_type& p, native_handle_type fd)
+    : base(ex, p, fd) {}
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>>
+  basic_socket_acceptor(ExecutionContext& ctx, const protocol_type& p, native_handle_type fd)
+    : base(ctx, p, fd) {}
+
   basic_socket_acceptor(basic_socket_acceptor&&) noexcept = default;
   basic_socket_acceptor& operator=(basic_socket_acceptor&&) = default;
+  // The same acceptor on another executor type: what as_default_on needs.
+  template <typename P1, typename E1, typename = std::enable_if_t<
+      std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
+  basic_socket_acceptor(basic_socket_acceptor<P1, E1>&& o) : base(std::move(o)) {}
+  template <typename P1, typename E1>
+  std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
+      basic_socket_acceptor&> operator=(basic_socket_acceptor<P1, E1>&& o)
+  {
+    base::operator=(std::move(o));
+    return *this;
+  }
 
   void listen(int backlog = boost::asio::socket_base::max_listen_connections)
   {
@@ -133,81 +177,166 @@ public:
   }
 
   // --- synchronous accept -------------------------------------------------------
+  // Into `peer` (which must be closed), optionally with the peer's endpoint.
   template <typename P1, typename E1>
-  void accept(basic_socket<P1, E1>& peer)
+  std::enable_if_t<accepts_into_v<P1>> accept(basic_socket<P1, E1>& peer)
   {
     boost::system::error_code ec;
     accept(peer, ec);
     boost::asio::detail::throw_error(ec, "accept");
   }
   template <typename P1, typename E1>
-  void accept(basic_socket<P1, E1>& peer, boost::system::error_code& ec)
+  std::enable_if_t<accepts_into_v<P1>> accept(basic_socket<P1, E1>& peer, boost::system::error_code& ec)
   {
-    int fd = sync_accept(nullptr, ec);
-    if (!ec) peer.assign(this->protocol_, fd, ec);
+    accept_into(peer, nullptr, ec);
   }
-  template <typename P1, typename E1>
-  void accept(basic_socket<P1, E1>& peer, endpoint_type& ep)
+  template <typename E1>
+  void accept(basic_socket<protocol_type, E1>& peer, endpoint_type& peer_endpoint)
   {
     boost::system::error_code ec;
-    int fd = sync_accept(&ep, ec);
-    if (!ec) peer.assign(this->protocol_, fd, ec);
+    accept(peer, peer_endpoint, ec);
     boost::asio::detail::throw_error(ec, "accept");
   }
-  basic_stream_socket<Protocol, Executor> accept()
+  template <typename E1>
+  void accept(basic_socket<protocol_type, E1>& peer, endpoint_type& peer_endpoint,
+      boost::system::error_code& ec)
+  {
+    accept_into(peer, &peer_endpoint, ec);
+  }
+
+  // A new socket, on this acceptor's executor or on `ex1` / `ctx1`'s, optionally
+  // with the peer's endpoint.
+  socket_on<executor_type> accept() { return accept(this->ex_); }
+  socket_on<executor_type> accept(boost::system::error_code& ec) { return accept(this->ex_, ec); }
+  socket_on<executor_type> accept(endpoint_type& peer_endpoint) { return accept(this->ex_, peer_endpoint); }
+  socket_on<executor_type> accept(endpoint_type& peer_endpoint, boost::system::error_code& ec)
+  {
+    return accept(this->ex_, peer_endpoint, ec);
+  }
+
+  template <typename Executor1>
+  socket_on<Executor1> accept(const Executor1& ex1, std::enable_if_t<is_executor_v<Executor1>, int> = 0)
   {
     boost::system::error_code ec;
-    int fd = sync_accept(nullptr, ec);
+    socket_on<Executor1> s = accept_new(ex1, nullptr, ec);
     boost::asio::detail::throw_error(ec, "accept");
-    return basic_stream_socket<Protocol, Executor>(this->ex_, this->protocol_, fd);
+    return s;
+  }
+  template <typename Executor1>
+  socket_on<Executor1> accept(const Executor1& ex1, boost::system::error_code& ec,
+      std::enable_if_t<is_executor_v<Executor1>, int> = 0)
+  {
+    return accept_new(ex1, nullptr, ec);
+  }
+  template <typename Executor1>
+  socket_on<Executor1> accept(const Executor1& ex1, endpoint_type& peer_endpoint,
+      std::enable_if_t<is_executor_v<Executor1>, int> = 0)
+  {
+    boost::system::error_code ec;
+    socket_on<Executor1> s = accept_new(ex1, &peer_endpoint, ec);
+    boost::asio::detail::throw_error(ec, "accept");
+    return s;
+  }
+  template <typename Executor1>
+  socket_on<Executor1> accept(const Executor1& ex1, endpoint_type& peer_endpoint,
+      boost::system::error_code& ec, std::enable_if_t<is_executor_v<Executor1>, int> = 0)
+  {
+    return accept_new(ex1, &peer_endpoint, ec);
+  }
+
+  template <typename ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx1,
+      std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+  {
+    return accept(ctx1.get_executor());
+  }
+  template <typename ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx1,
+      boost::system::error_code& ec, std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+  {
+    return accept(ctx1.get_executor(), ec);
+  }
+  template <typename ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx1,
+      endpoint_type& peer_endpoint, std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+  {
+    return accept(ctx1.get_executor(), peer_endpoint);
+  }
+  template <typename ExecutionContext>
+  socket_on<typename ExecutionContext::executor_type> accept(ExecutionContext& ctx1,
+      endpoint_type& peer_endpoint, boost::system::error_code& ec,
+      std::enable_if_t<is_context_v<ExecutionContext>, int> = 0)
+  {
+    return accept(ctx1.get_executor(), peer_endpoint, ec);
   }
 
   // --- asynchronous accept ------------------------------------------------------
   // Into `peer`: completes with (error_code).
-  template <typename P1, typename E1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename P1, typename E1, typename = std::enable_if_t<accepts_into_v<P1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(basic_socket<P1, E1>& peer,
       AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_into(peer, nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename P1, typename E1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
-  auto async_accept(basic_socket<P1, E1>& peer, endpoint_type& peer_endpoint,
+  template <typename E1,
+      boost::asio::completion_token_for<void(boost::system::error_code)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(basic_socket<protocol_type, E1>& peer, endpoint_type& peer_endpoint,
       AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_into(peer, &peer_endpoint, std::forward<AcceptToken>(token));
   }
 
-  // A new socket: completes with (error_code, socket).
-  template <typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  // A new socket: completes with (error_code, socket), the socket on this
+  // acceptor's executor or on `ex1` / `ctx1`'s.
+  template <boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<executor_type>)> AcceptToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(this->ex_, nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<executor_type>)> AcceptToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(endpoint_type& peer_endpoint,
       AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(this->ex_, &peer_endpoint, std::forward<AcceptToken>(token));
   }
-  // A new socket whose executor is `ex1` (or that of context `ctx1`).
-  template <typename Executor1,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename Executor1, typename = std::enable_if_t<is_executor_v<Executor1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code, socket_on<Executor1>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(const Executor1& ex1,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<boost::asio::execution::is_executor<Executor1>::value
-          || boost::asio::is_executor<Executor1>::value, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ex1, nullptr, std::forward<AcceptToken>(token));
   }
-  template <typename ExecutionContext,
-      typename AcceptToken = boost::asio::default_completion_token_t<executor_type>>
+  template <typename Executor1, typename = std::enable_if_t<is_executor_v<Executor1>>,
+      boost::asio::completion_token_for<void(boost::system::error_code, socket_on<Executor1>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(const Executor1& ex1, endpoint_type& peer_endpoint,
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_move(ex1, &peer_endpoint, std::forward<AcceptToken>(token));
+  }
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>,
+      boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<typename ExecutionContext::executor_type>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
   auto async_accept(ExecutionContext& ctx1,
-      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>(),
-      std::enable_if_t<std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>, int> = 0)
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return async_accept_move(ctx1.get_executor(), nullptr, std::forward<AcceptToken>(token));
+  }
+  template <typename ExecutionContext, typename = std::enable_if_t<is_context_v<ExecutionContext>>,
+      boost::asio::completion_token_for<void(boost::system::error_code,
+          socket_on<typename ExecutionContext::executor_type>)> AcceptToken =
+          boost::asio::default_completion_token_t<executor_type>>
+  auto async_accept(ExecutionContext& ctx1, endpoint_type& peer_endpoint,
+      AcceptToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return async_accept_move(ctx1.get_executor(), &peer_endpoint, std::forward<AcceptToken>(token));
   }
 
 private:
@@ -238,6 +367,26 @@ private:
     }
     ec.clear();
     return fd;
+  }
+
+  template <typename P1, typename E1>
+  void accept_into(basic_socket<P1, E1>& peer, endpoint_type* ep, boost::system::error_code& ec)
+  {
+    if (peer.is_open())
+    {
+      ec = boost::asio::error::already_open;
+      return;
+    }
+    int fd = sync_accept(ep, ec);
+    if (!ec) peer.assign(this->protocol_, fd, ec);
+  }
+
+  template <typename Executor1>
+  socket_on<Executor1> accept_new(const Executor1& ex1, endpoint_type* ep, boost::system::error_code& ec)
+  {
+    int fd = sync_accept(ep, ec);
+    if (ec) return socket_on<Executor1>(ex1);
+    return socket_on<Executor1>(ex1, this->protocol_, fd);
   }
 
   template <typename P1, typename E1, typename AcceptToken>

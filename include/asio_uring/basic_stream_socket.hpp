@@ -122,6 +122,13 @@ public:
   template <typename P1, typename E1, typename = std::enable_if_t<
       std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
   basic_stream_socket(basic_stream_socket<P1, E1>&& o) : base(std::move(o)) {}
+  template <typename P1, typename E1>
+  std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
+      basic_stream_socket&> operator=(basic_stream_socket<P1, E1>&& o)
+  {
+    base::operator=(std::move(o));
+    return *this;
+  }
 
   // --- synchronous ----------------------------------------------------------
   template <typename ConstBufferSequence>

@@ -12,7 +12,13 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/basic_socket_iostream.hpp>
+#include <boost/asio/basic_socket_streambuf.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/address_v4_range.hpp>
+#include <boost/asio/ip/address_v6_range.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
 #include <boost/asio/ip/host_name.hpp>
 #include <boost/asio/ip/basic_resolver.hpp>
 #include <boost/asio/post.hpp>
@@ -89,6 +95,9 @@ using asio_uring::basic_datagram_socket;
 using asio_uring::basic_socket_acceptor;
 using asio_uring::connect;
 using asio_uring::async_connect;
+// The socket iostreams are Asio's: synchronous, on Asio's own reactor.
+using boost::asio::basic_socket_streambuf;
+using boost::asio::basic_socket_iostream;
 namespace error = boost::asio::error;
 
 namespace ip {
@@ -106,6 +115,18 @@ using boost::asio::ip::basic_resolver_results;
 using boost::asio::ip::basic_resolver_entry;
 using boost::asio::ip::resolver_base;
 using boost::asio::ip::host_name;
+using boost::asio::ip::bad_address_cast;
+using boost::asio::ip::v4_mapped_t;
+using boost::asio::ip::make_network_v4;
+using boost::asio::ip::make_network_v6;
+using boost::asio::ip::network_v4;
+using boost::asio::ip::network_v6;
+using boost::asio::ip::basic_address_iterator;
+using boost::asio::ip::basic_address_range;
+using boost::asio::ip::address_v4_iterator;
+using boost::asio::ip::address_v4_range;
+using boost::asio::ip::address_v6_iterator;
+using boost::asio::ip::address_v6_range;
 } // namespace ip
 
 } // namespace asio_uring::net

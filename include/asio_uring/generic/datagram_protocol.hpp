@@ -1,0 +1,28 @@
+// asio_uring::generic::datagram_protocol: datagram sockets of ours for any family and
+// protocol chosen at run time.
+#pragma once
+
+#include <asio_uring/basic_datagram_socket.hpp>
+
+#include <boost/asio/generic/datagram_protocol.hpp>
+
+namespace asio_uring::generic {
+
+// Derives from Asio's protocol; constructible, as Asio's, from a family and
+// protocol or from any protocol object of the same socket type. The endpoint
+// (Asio's generic::basic_endpoint) holds any address.
+class datagram_protocol : public boost::asio::generic::datagram_protocol
+{
+public:
+  using endpoint = boost::asio::generic::datagram_protocol::endpoint;
+  using socket = basic_datagram_socket<datagram_protocol>;
+
+  datagram_protocol(int address_family, int socket_protocol)
+    : boost::asio::generic::datagram_protocol(address_family, socket_protocol) {}
+  // Asio's generic protocol (the copy), or another protocol, which must be
+  // of the same socket type (else std::bad_cast, as Asio throws).
+  template <typename Protocol>
+  datagram_protocol(const Protocol& source_protocol) : boost::asio::generic::datagram_protocol(source_protocol) {}
+};
+
+} // namespace asio_uring::generic
