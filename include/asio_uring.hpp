@@ -28,4 +28,10 @@
 #include <asio_uring/tcp_stream.hpp>
 #include <asio_uring/basic_file.hpp>
 #include <asio_uring/pipe.hpp>
+#include <asio_uring/posix/basic_descriptor.hpp>
+#include <asio_uring/posix/descriptor.hpp>
+#include <asio_uring/posix/basic_stream_descriptor.hpp>
+#include <asio_uring/posix/stream_descriptor.hpp>
+#include <asio_uring/basic_serial_port.hpp>
+#include <asio_uring/serial_port.hpp>
 #include <asio_uring/registered_buffers.hpp>

@@ -62,7 +62,7 @@ const char* ring_setup_hint(int err) noexcept
   }
 }
 
-ring::ring(const io_context_options& opts)
+ring::ring(const io_context_options& opts) : opts_(opts)
 {
   // Best first; each step drops a flag an older kernel may not know.
   const unsigned coop = opts.coop_taskrun ? (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG) : 0u;

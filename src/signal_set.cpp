@@ -97,6 +97,24 @@ signal_service::~signal_service()
   ::close(pipe_[1]);
 }
 
+void signal_service::notify_fork(boost::asio::execution_context::fork_event e)
+{
+  if (e == boost::asio::execution_context::fork_prepare) return;
+  if (e == boost::asio::execution_context::fork_child)
+  {
+    int fresh[2];
+    if (::pipe2(fresh, O_CLOEXEC | O_NONBLOCK) != 0)
+      throw boost::system::system_error(errno_code(errno), "asio_uring::signal_set: pipe2");
+    registry().pipes[slot_].store(fresh[1], std::memory_order_release);
+    ::close(pipe_[0]);
+    ::close(pipe_[1]);
+    pipe_[0] = fresh[0];
+    pipe_[1] = fresh[1];
+    read_armed_ = false;  // the old read belongs to the parent's ring
+  }
+  sched_.with_loop([this] { if (sets_) arm_read(); });
+}
+
 void signal_service::arm_read()
 {
   if (read_armed_) return;

@@ -58,22 +58,39 @@ public:
 };
 #endif
 
-namespace detail {
-
-// What both file kinds share: open, size, resize, sync.
-template <typename Executor>
-class file_object : public descriptor_object<Executor>, public file_base
+// What both file kinds share (Asio's basic_file): open, size, resize, sync.
+template <typename Executor = boost::asio::any_io_executor>
+class basic_file : public detail::descriptor_object<Executor>, public file_base
 {
-  using base = descriptor_object<Executor>;
+  using base = detail::descriptor_object<Executor>;
 
 public:
   using typename base::executor_type;
+  using native_handle_type = int;
 
-  explicit file_object(const executor_type& ex) : base(ex) {}
+  template <typename OtherExecutor>
+  struct rebind_executor
+  {
+    using other = basic_file<OtherExecutor>;
+  };
+
+  explicit basic_file(const executor_type& ex) : base(ex) {}
   // An adopted descriptor goes through assign(), which detects O_DIRECT.
-  file_object(const executor_type& ex, int fd) : base(ex) { assign(fd); }
-  file_object(file_object&&) noexcept = default;
-  file_object& operator=(file_object&&) = default;
+  basic_file(const executor_type& ex, const native_handle_type& fd) : base(ex) { assign(fd); }
+  basic_file(basic_file&&) noexcept = default;
+  template <typename E1, typename = std::enable_if_t<std::is_convertible_v<E1, Executor>>>
+  basic_file(basic_file<E1>&& o)
+    : base(static_cast<detail::descriptor_object<E1>&&>(o)),
+      device_io_(o.device_io_), append_(o.append_) {}
+  basic_file& operator=(basic_file&&) = default;
+  template <typename E1>
+  std::enable_if_t<std::is_convertible_v<E1, Executor>, basic_file&> operator=(basic_file<E1>&& o)
+  {
+    base::operator=(static_cast<detail::descriptor_object<E1>&&>(o));
+    device_io_ = o.device_io_;
+    append_ = o.append_;
+    return *this;
+  }
 
   void open(const char* path, flags open_flags)
   {
@@ -92,7 +109,7 @@ public:
     int fd = ::open(path, static_cast<int>(open_flags) | O_CLOEXEC, 0644);
     if (fd < 0)
     {
-      ec = errno_error();
+      ec = detail::errno_error();
       return;
     }
     // Opening a directory read-only succeeds in open(2); Asio reports it.
@@ -124,22 +141,41 @@ public:
 
   std::uint64_t size() const
   {
+    boost::system::error_code ec;
+    std::uint64_t n = size(ec);
+    boost::asio::detail::throw_error(ec, "size");
+    return n;
+  }
+  std::uint64_t size(boost::system::error_code& ec) const
+  {
     struct stat st;
-    if (::fstat(this->fd_, &st) != 0) boost::asio::detail::throw_error(errno_error(), "size");
+    if (!check(::fstat(this->fd_, &st), ec)) return 0;
     return static_cast<std::uint64_t>(st.st_size);
   }
   void resize(std::uint64_t n)
   {
-    if (::ftruncate(this->fd_, static_cast<off_t>(n)) != 0) boost::asio::detail::throw_error(errno_error(), "resize");
+    boost::system::error_code ec;
+    resize(n, ec);
+    boost::asio::detail::throw_error(ec, "resize");
+  }
+  void resize(std::uint64_t n, boost::system::error_code& ec)
+  {
+    check(::ftruncate(this->fd_, static_cast<off_t>(n)), ec);
   }
   void sync_all()
   {
-    if (::fsync(this->fd_) != 0) boost::asio::detail::throw_error(errno_error(), "sync_all");
+    boost::system::error_code ec;
+    sync_all(ec);
+    boost::asio::detail::throw_error(ec, "sync_all");
   }
+  void sync_all(boost::system::error_code& ec) { check(::fsync(this->fd_), ec); }
   void sync_data()
   {
-    if (::fdatasync(this->fd_) != 0) boost::asio::detail::throw_error(errno_error(), "sync_data");
+    boost::system::error_code ec;
+    sync_data(ec);
+    boost::asio::detail::throw_error(ec, "sync_data");
   }
+  void sync_data(boost::system::error_code& ec) { check(::fdatasync(this->fd_), ec); }
 
   // IORING_OP_FSYNC; completes with (error_code).
   template <typename SyncToken = boost::asio::default_completion_token_t<executor_type>>
@@ -154,12 +190,29 @@ public:
   }
 
 protected:
+  // As Asio: destroyed through its derived type.
+  ~basic_file() = default;
+
+  template <typename> friend class basic_file;
+
+  // A system call's result into `ec`; true when it succeeded.
+  static bool check(int r, boost::system::error_code& ec)
+  {
+    if (r != 0)
+    {
+      ec = detail::errno_error();
+      return false;
+    }
+    ec.clear();
+    return true;
+  }
+
   template <typename SyncToken>
   auto async_sync(bool data_only, SyncToken&& token)
   {
     return boost::asio::async_initiate<SyncToken, void(boost::system::error_code)>(
         [this](auto handler, bool d) {
-          this->template launch<fsync_kind>(handler, this->early_check(), fsync_kind(this->fd_, d));
+          this->template launch<detail::fsync_kind>(handler, this->early_check(), detail::fsync_kind(this->fd_, d));
         }, token, data_only);
   }
 
@@ -183,12 +236,10 @@ protected:
   bool append_ = false;     // O_APPEND: a stream file's writes go to the end
 };
 
-} // namespace detail
-
 template <typename Executor = boost::asio::any_io_executor>
-class basic_random_access_file : public detail::file_object<Executor>
+class basic_random_access_file : public basic_file<Executor>
 {
-  using base = detail::file_object<Executor>;
+  using base = basic_file<Executor>;
 
 public:
   using typename base::executor_type;
@@ -201,22 +252,33 @@ public:
   };
 
   explicit basic_random_access_file(const executor_type& ex) : base(ex) {}
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   explicit basic_random_access_file(ExecutionContext& ctx) : base(executor_type(ctx.get_executor())) {}
+  basic_random_access_file(const executor_type& ex, const char* path, flags f) : base(ex) { this->open(path, f); }
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_random_access_file(ExecutionContext& ctx, const char* path, flags f)
+    : base(executor_type(ctx.get_executor())) { this->open(path, f); }
   basic_random_access_file(const executor_type& ex, const std::string& path, flags f) : base(ex) { this->open(path, f); }
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   basic_random_access_file(ExecutionContext& ctx, const std::string& path, flags f)
     : base(executor_type(ctx.get_executor())) { this->open(path, f); }
   // Adopts an open descriptor (as Asio's native-handle constructors do).
-  basic_random_access_file(const executor_type& ex, int native_file) : base(ex, native_file) {}
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
-  basic_random_access_file(ExecutionContext& ctx, int native_file)
+  basic_random_access_file(const executor_type& ex, const int& native_file) : base(ex, native_file) {}
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_random_access_file(ExecutionContext& ctx, const int& native_file)
     : base(executor_type(ctx.get_executor()), native_file) {}
   basic_random_access_file(basic_random_access_file&&) noexcept = default;
+  template <typename E1, typename = std::enable_if_t<std::is_convertible_v<E1, Executor>>>
+  basic_random_access_file(basic_random_access_file<E1>&& o) : base(static_cast<basic_file<E1>&&>(o)) {}
   basic_random_access_file& operator=(basic_random_access_file&&) = default;
+  template <typename E1>
+  std::enable_if_t<std::is_convertible_v<E1, Executor>, basic_random_access_file&>
+  operator=(basic_random_access_file<E1>&& o)
+  {
+    base::operator=(static_cast<basic_file<E1>&&>(o));
+    return *this;
+  }
+  ~basic_random_access_file() = default;
 
   template <typename MutableBufferSequence>
   std::size_t read_some_at(std::uint64_t offset, const MutableBufferSequence& b)
@@ -301,9 +363,9 @@ private:
 };
 
 template <typename Executor = boost::asio::any_io_executor>
-class basic_stream_file : public detail::file_object<Executor>
+class basic_stream_file : public basic_file<Executor>
 {
-  using base = detail::file_object<Executor>;
+  using base = basic_file<Executor>;
 
 public:
   using typename base::executor_type;
@@ -317,62 +379,82 @@ public:
   };
 
   explicit basic_stream_file(const executor_type& ex) : base(ex) {}
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   explicit basic_stream_file(ExecutionContext& ctx) : base(executor_type(ctx.get_executor())) {}
+  basic_stream_file(const executor_type& ex, const char* path, flags f) : base(ex) { open(path, f); }
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_stream_file(ExecutionContext& ctx, const char* path, flags f)
+    : base(executor_type(ctx.get_executor())) { open(path, f); }
   basic_stream_file(const executor_type& ex, const std::string& path, flags f) : base(ex) { open(path, f); }
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
   basic_stream_file(ExecutionContext& ctx, const std::string& path, flags f)
     : base(executor_type(ctx.get_executor())) { open(path, f); }
   // Adopts an open descriptor: position 0, appending if it has O_APPEND.
-  basic_stream_file(const executor_type& ex, int native_file) : base(ex) { assign(native_file); }
-  template <typename ExecutionContext, typename = std::enable_if_t<
-      std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>>>
-  basic_stream_file(ExecutionContext& ctx, int native_file)
+  basic_stream_file(const executor_type& ex, const int& native_file) : base(ex) { assign(native_file); }
+  template <typename ExecutionContext, detail::if_context<ExecutionContext> = 0>
+  basic_stream_file(ExecutionContext& ctx, const int& native_file)
     : base(executor_type(ctx.get_executor())) { assign(native_file); }
   basic_stream_file(basic_stream_file&& o) noexcept : base(std::move(o)), offset_(o.offset_) {}
+  template <typename E1, typename = std::enable_if_t<std::is_convertible_v<E1, Executor>>>
+  basic_stream_file(basic_stream_file<E1>&& o)
+    : base(static_cast<basic_file<E1>&&>(o)), offset_(o.offset_) {}
+  basic_stream_file& operator=(basic_stream_file&& o) { return assign_from(o); }
+  template <typename E1>
+  std::enable_if_t<std::is_convertible_v<E1, Executor>, basic_stream_file&>
+  operator=(basic_stream_file<E1>&& o) { return assign_from(o); }
+  ~basic_stream_file() = default;
 
-  void assign(int native_file)
+  void assign(const int& native_file)
   {
     boost::system::error_code ec;
     assign(native_file, ec);
     boost::asio::detail::throw_error(ec, "assign");
   }
-  void assign(int native_file, boost::system::error_code& ec)
+  void assign(const int& native_file, boost::system::error_code& ec)
   {
     base::assign(native_file, ec);
     if (!ec) offset_ = 0;
   }
-  basic_stream_file& operator=(basic_stream_file&& o)
-  {
-    base::operator=(std::move(o));
-    offset_ = o.offset_;
-    return *this;
-  }
 
-  void open(const std::string& path, flags f)
+  void open(const char* path, flags f)
   {
     base::open(path, f);
     offset_ = 0;
   }
-  void open(const std::string& path, flags f, boost::system::error_code& ec)
+  void open(const char* path, flags f, boost::system::error_code& ec)
   {
     base::open(path, f, ec);
     offset_ = 0;
   }
+  void open(const std::string& path, flags f) { open(path.c_str(), f); }
+  void open(const std::string& path, flags f, boost::system::error_code& ec) { open(path.c_str(), f, ec); }
 
   // Moves the position the next read or write starts at; returns it.
   std::uint64_t seek(std::int64_t offset, seek_basis whence)
+  {
+    boost::system::error_code ec;
+    std::uint64_t n = seek(offset, whence, ec);
+    boost::asio::detail::throw_error(ec, "seek");
+    return n;
+  }
+  std::uint64_t seek(std::int64_t offset, seek_basis whence, boost::system::error_code& ec)
   {
     std::int64_t target;
     switch (whence)
     {
     case base::seek_set: target = offset; break;
     case base::seek_cur: target = static_cast<std::int64_t>(offset_) + offset; break;
-    default: target = static_cast<std::int64_t>(this->size()) + offset; break;
+    default:
+      target = static_cast<std::int64_t>(this->size(ec)) + offset;
+      if (ec) return 0;
+      break;
     }
-    if (target < 0) boost::asio::detail::throw_error(boost::asio::error::invalid_argument, "seek");
+    if (target < 0)
+    {
+      ec = boost::asio::error::invalid_argument;
+      return 0;
+    }
+    ec.clear();
     offset_ = static_cast<std::uint64_t>(target);
     return offset_;
   }
@@ -432,6 +514,16 @@ public:
   }
 
 private:
+  template <typename> friend class basic_stream_file;
+
+  template <typename Other>
+  basic_stream_file& assign_from(Other& o)
+  {
+    base::operator=(std::move(o));
+    offset_ = o.offset_;
+    return *this;
+  }
+
   template <typename Handler>
   void start(Handler& handler, detail::rw_kind&& k)
   {

@@ -9,6 +9,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/detail/bind_handler.hpp>
+#include <boost/asio/detail/throw_error.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/wait_traits.hpp>
 #include <boost/asio/error.hpp>
@@ -164,19 +165,10 @@ public:
     take_waits(o);
   }
 
-  basic_waitable_timer& operator=(basic_waitable_timer&& o)
-  {
-    if (this != &o)
-    {
-      cancel();
-      ex_ = o.ex_;
-      svc_ = o.svc_;
-      expiry_ = o.expiry_;
-      pending_ = o.pending_;
-      take_waits(o);
-    }
-    return *this;
-  }
+  basic_waitable_timer& operator=(basic_waitable_timer&& o) { return assign_from(o); }
+  template <typename OtherExecutor>
+  std::enable_if_t<std::is_convertible_v<OtherExecutor, Executor>, basic_waitable_timer&>
+  operator=(basic_waitable_timer<Clock, WaitTraits, OtherExecutor>&& o) { return assign_from(o); }
 
   basic_waitable_timer(const basic_waitable_timer&) = delete;
   basic_waitable_timer& operator=(const basic_waitable_timer&) = delete;
@@ -198,12 +190,10 @@ public:
   std::size_t cancel_one()
   {
     if (!pending_) return 0;
-    std::size_t n = cancel_waits(1);
-    return n;
+    return cancel_waits(1);
   }
 
   time_point expiry() const { return expiry_; }
-  time_point expires_at() const { return expiry_; }
 
   std::size_t expires_at(const time_point& t)
   {
@@ -213,13 +203,25 @@ public:
   }
 
   std::size_t expires_after(const duration& d) { return expires_at(Clock::now() + d); }
+
+#if !defined(BOOST_ASIO_NO_DEPRECATED)
+  // Asio's deprecated forms, gone with BOOST_ASIO_NO_DEPRECATED as in Asio.
+  std::size_t cancel(boost::system::error_code& ec) { ec.clear(); return cancel(); }
+  std::size_t cancel_one(boost::system::error_code& ec) { ec.clear(); return cancel_one(); }
+  time_point expires_at() const { return expiry_; }
+  std::size_t expires_at(const time_point& t, boost::system::error_code& ec)
+  { ec.clear(); return expires_at(t); }
   duration expires_from_now() const { return expiry_ - Clock::now(); }
   std::size_t expires_from_now(const duration& d) { return expires_after(d); }
+  std::size_t expires_from_now(const duration& d, boost::system::error_code& ec)
+  { ec.clear(); return expires_after(d); }
+#endif
 
   void wait()
   {
     boost::system::error_code ec;
     wait(ec);
+    boost::asio::detail::throw_error(ec, "wait");
   }
 
   void wait(boost::system::error_code& ec)
@@ -277,6 +279,21 @@ private:
       while (detail::operation* op = out.pop()) s.push_ready(op);
     });
     return n;
+  }
+
+  template <typename Other>
+  basic_waitable_timer& assign_from(Other& o)
+  {
+    if (static_cast<void*>(this) != static_cast<void*>(&o))
+    {
+      cancel();
+      ex_ = o.ex_;
+      svc_ = o.svc_;
+      expiry_ = o.expiry_;
+      pending_ = o.pending_;
+      take_waits(o);
+    }
+    return *this;
   }
 
   template <typename Other>

@@ -7,6 +7,8 @@
 #include <boost/asio/execution.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/detail/recycling_allocator.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -119,6 +121,36 @@ public:
   io_context& operator=(const io_context&) = delete;
 
   executor_type get_executor() noexcept;
+
+  // As Asio's (execution_context::notify_fork), for the ring: call it with
+  // fork_prepare before fork(), then fork_parent in the parent and
+  // fork_child in the child. Pending operations stay pending in both
+  // processes; the child gets a ring of its own (src/fork.cpp).
+  void notify_fork(fork_event event)
+  {
+    switch (event)
+    {
+    case fork_prepare:
+      boost::asio::execution_context::notify_fork(event);
+      impl_->fork_prepare();
+      break;
+    case fork_parent:
+      impl_->fork_parent();
+      boost::asio::execution_context::notify_fork(event);
+      break;
+    case fork_child:
+      if (std::size_t lost = impl_->fork_child(); lost != 0)
+      {
+        boost::asio::execution_context::notify_fork(event);
+        throw boost::system::system_error(boost::asio::error::operation_not_supported,
+            "asio_uring::io_context::notify_fork(fork_child): requests were in the kernel "
+            "at fork() without notify_fork(fork_prepare) before it; they stay with the "
+            "parent and never complete here");
+      }
+      boost::asio::execution_context::notify_fork(event);
+      break;
+    }
+  }
 
   count_type run() { return impl_->run(max_count, true, nullptr); }
   count_type run_one() { return impl_->run(1, true, nullptr); }

@@ -91,6 +91,14 @@ inline boost::system::error_code errno_error() noexcept
   return {errno, boost::system::system_category()};
 }
 
+// Enables the constructors that take an execution context, as Asio's do.
+template <typename ExecutionContext>
+using if_context = std::enable_if_t<
+    std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>, int>;
+
+template <typename Derived, typename Executor, bool Readable, bool Writable>
+class stream_ops;
+
 // Owns a descriptor used through the ring.
 template <typename Executor>
 class descriptor_object
@@ -106,19 +114,11 @@ public:
   template <typename E1>
   explicit descriptor_object(descriptor_object<E1>&& o)
     : ex_(o.ex_), sched_(o.sched_), fd_(std::exchange(o.fd_, -1)), async_used_(o.async_used_) {}
-  descriptor_object& operator=(descriptor_object&& o)
-  {
-    if (this != &o)
-    {
-      boost::system::error_code ignored;
-      close(ignored);
-      ex_ = o.ex_;
-      sched_ = o.sched_;
-      fd_ = std::exchange(o.fd_, -1);
-      async_used_ = o.async_used_;
-    }
-    return *this;
-  }
+  descriptor_object& operator=(descriptor_object&& o) { return assign_from(o); }
+  // From the same object on another executor type (Asio's converting assignment).
+  template <typename E1>
+  descriptor_object& operator=(descriptor_object<E1>&& o) { return assign_from(o); }
+
   ~descriptor_object()
   {
     boost::system::error_code ignored;
@@ -161,11 +161,17 @@ public:
     cancel_all(fd, true);
     if (::close(fd) != 0 && errno != EINTR) ec = errno_error();
   }
+  // Gives up the descriptor; pending operations complete with operation_aborted.
   native_handle_type release()
   {
     int fd = std::exchange(fd_, -1);
     if (fd >= 0) cancel_all(fd, true);
     return fd;
+  }
+  native_handle_type release(boost::system::error_code& ec)
+  {
+    ec.clear();
+    return release();
   }
   void cancel()
   {
@@ -185,6 +191,7 @@ public:
 
 protected:
   template <typename> friend class descriptor_object;
+  template <typename, typename, bool, bool> friend class stream_ops;
 
   template <typename Kind, typename Handler>
   void launch(Handler& handler, int early_res, Kind&& kind)
@@ -243,6 +250,21 @@ protected:
   bool async_used_ = false;
 
 private:
+  template <typename Other>
+  descriptor_object& assign_from(Other& o)
+  {
+    if (static_cast<void*>(this) != static_cast<void*>(&o))
+    {
+      boost::system::error_code ignored;
+      close(ignored);
+      ex_ = o.ex_;
+      sched_ = o.sched_;
+      fd_ = std::exchange(o.fd_, -1);
+      async_used_ = o.async_used_;
+    }
+    return *this;
+  }
+
   void cancel_all(int fd, bool closing)
   {
     if (!async_used_) return;

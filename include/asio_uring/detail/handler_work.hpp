@@ -87,10 +87,11 @@ public:
     }
     if constexpr (standard)
     {
-      boost::asio::execution::execute(
-          boost::asio::prefer(*work_, boost::asio::execution::blocking.possibly,
-              boost::asio::execution::allocator(boost::asio::get_associated_allocator(h))),
-          std::move(f));
+      // The member form: execution::execute() is gone under
+      // BOOST_ASIO_NO_DEPRECATED, as in Asio's own handler_work.
+      boost::asio::prefer(*work_, boost::asio::execution::blocking.possibly,
+          boost::asio::execution::allocator(boost::asio::get_associated_allocator(h)))
+        .execute(std::move(f));
     }
     else
     {

@@ -20,6 +20,10 @@ public:
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
 
+  // Replaces this ring by a new one with the same options: a forked child's
+  // ring is shared with its parent (src/fork.cpp).
+  void renew();
+
   io_uring* get() noexcept { return &ring_; }
   unsigned setup_flags() const noexcept { return flags_; }
   unsigned features() const noexcept { return ring_.features; }
@@ -37,6 +41,7 @@ public:
   }
 
 private:
+  io_context_options opts_;
   io_uring ring_{};
   unsigned flags_ = 0;
   std::bitset<256> ops_;

@@ -190,6 +190,16 @@ public:
   // the descriptor may be closed right after (its number may be reused).
   void cancel_fd(int fd, bool now);
 
+  // --- fork (io_context::notify_fork; src/fork.cpp) ----------------------
+  // Before fork(): cancels every request in the kernel and keeps the
+  // cancelled operations to be started again after it.
+  void fork_prepare();
+  // In the parent after fork(): starts them again on the same ring.
+  void fork_parent();
+  // In the child: a new ring and wake-up eventfd, then starts them there.
+  // Returns how many requests were in flight without fork_prepare (lost).
+  std::size_t fork_child();
+
   // --- timers (loop owner only) -------------------------------------------
   void add_timer_queue(timer_queue_base& q);
   void remove_timer_queue(timer_queue_base& q);
@@ -221,8 +231,13 @@ private:
   void wake_owner_locked();
   void arm_wake_read();
   void release_loop_locked(thread_ctx& t);
+  void park_in_flight();
+  void restart_parked();
   friend struct thread_ctx;
   friend class run_scope;
+
+  op_queue fork_parked_;        // cancelled by fork_prepare, to start again
+  bool fork_prepared_ = false;
 
   ring ring_;
   int wake_fd_ = -1;

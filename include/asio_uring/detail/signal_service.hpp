@@ -32,6 +32,9 @@ public:
   explicit signal_service(boost::asio::execution_context& ctx);
   ~signal_service() override;
   void shutdown() override {}
+  // After fork: the parent re-arms its pipe read (fork_prepare cancelled
+  // it); the child gets a pipe of its own, read on its new ring.
+  void notify_fork(boost::asio::execution_context::fork_event e) override;
 
   scheduler& sched() noexcept { return sched_; }
 

@@ -1,0 +1,115 @@
+// io_context::notify_fork. The kernel's ring (its fd and its shared memory)
+// is shared by parent and child after fork(), so:
+//  - fork_prepare cancels every request in the kernel (IORING_ASYNC_CANCEL_ANY)
+//    and keeps each operation the cancel ended, instead of completing it;
+//  - fork_parent starts them again on the parent's ring;
+//  - fork_child gives the child its own ring and wake-up eventfd (the old
+//    ones stay the parent's: the child only unmaps and closes its copies)
+//    and starts them there.
+// So, as with Asio, every pending operation is pending in both processes.
+// Timers and signal waits live in process memory and need nothing.
+#include <asio_uring/detail/scheduler.hpp>
+
+#include <boost/system/system_error.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace asio_uring::detail {
+
+void ring::renew()
+{
+  ring fresh(opts_);
+  std::swap(ring_, fresh.ring_);
+  std::swap(flags_, fresh.flags_);
+  std::swap(ops_, fresh.ops_);
+  // `fresh` now holds the old ring and releases this process's view of it.
+}
+
+void scheduler::fork_prepare()
+{
+  with_loop([this] { park_in_flight(); });
+  fork_prepared_ = true;
+}
+
+void scheduler::fork_parent()
+{
+  fork_prepared_ = false;
+  with_loop([this] { restart_parked(); });
+}
+
+std::size_t scheduler::fork_child()
+{
+  const std::size_t lost = fork_prepared_ ? 0 : inflight_;
+  fork_prepared_ = false;
+  ring_.renew();
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0)
+    throw boost::system::system_error(
+        boost::system::error_code(errno, boost::system::system_category()),
+        "asio_uring::io_context::notify_fork: eventfd");
+  ::close(std::exchange(wake_fd_, fd));
+  wake_armed_ = false;
+  owner_sleeping_ = false;
+  wake_sent_ = false;
+  inflight_ = 0;
+  with_loop([this] { restart_parked(); });
+  return lost;
+}
+
+// Loop owner only.
+void scheduler::park_in_flight()
+{
+  io_uring* r = ring_.get();
+  // Requests already finished (or cancelled by the user) complete as usual.
+  io_uring_submit(r);
+  reap(*tl_thread_ctx);
+  if (inflight_ == 0 && !wake_armed_) return;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, 0);
+  while (inflight_ > 0 || wake_armed_)
+  {
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait(r, 1);
+    while (io_uring_peek_cqe(r, &cqe) == 0)
+    {
+      const std::uint64_t ud = cqe->user_data;
+      const int res = cqe->res;
+      const unsigned flags = cqe->flags;
+      io_uring_cqe_seen(r, cqe);
+      if (ud + 1 <= 1) continue;  // a cancel, a linked timeout, liburing's timeout
+      operation* op = operation::from_user_data(ud);
+      if (op == &wake_op_)
+      {
+        wake_armed_ = false;
+        continue;
+      }
+      if (!(flags & IORING_CQE_F_MORE)) --inflight_;
+      if (op->internal())
+        op->complete_with(*this, res, flags);  // the signal pipe read: re-armed by its service
+      else if (res == -ECANCELED && !(flags & IORING_CQE_F_MORE))
+        fork_parked_.push(op);
+      else
+      {
+        op->set_result(res, flags);
+        tl_thread_ctx->q.push(op);
+      }
+    }
+  }
+}
+
+// Loop owner only: each parked operation fills its SQE again.
+void scheduler::restart_parked()
+{
+  while (operation* op = fork_parked_.pop())
+  {
+    op->mark_start();
+    op->complete(*this);
+  }
+}
+
+} // namespace asio_uring::detail
