@@ -438,7 +438,7 @@ public:
 protected:
   template <typename, typename> friend class basic_socket;
   template <typename, typename> friend class basic_socket_acceptor;
-  template <typename> friend class basic_tcp_stream;
+  template <typename, typename> friend class basic_tcp_stream;
 
   using descriptor::launch;
   using descriptor::early_check;

@@ -230,3 +230,6 @@ public:
 };
 
 } // namespace asio_uring
+
+// Beast's customisation points (teardown, beast_close_socket) for these sockets.
+#include <asio_uring/detail/beast_hooks.hpp>
