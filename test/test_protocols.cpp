@@ -482,11 +482,12 @@ BOOST_AUTO_TEST_CASE(generic_stream_protocol_over_local_socket)
 {
   asio_uring::io_context ctx;
   temp_path path("generic");
-  asio_uring::local::stream_protocol::acceptor acceptor(ctx, asio_uring::local::stream_protocol::endpoint(path.path));
+  using local_stream = asio_uring::local::stream_protocol;
+  local_stream::acceptor acceptor(ctx, local_stream::endpoint(path.path));
 
   using gen = asio_uring::generic::stream_protocol;
   gen::socket client(ctx);
-  gen::endpoint target(asio_uring::local::stream_protocol::endpoint(path.path));
+  gen::endpoint target(local_stream::endpoint(path.path));
   BOOST_TEST(target.protocol().family() == AF_UNIX);
   bool connected = false;
   client.async_connect(target, [&](error_code e) { connected = !e; });

@@ -1,5 +1,5 @@
-// asio_uring::generic::raw_protocol: raw sockets of ours for any family and
-// protocol chosen at run time.
+// asio_uring::generic::raw_protocol: raw sockets of ours,
+// for any address family and protocol chosen at run time.
 #pragma once
 
 #include <asio_uring/basic_raw_socket.hpp>
@@ -22,7 +22,8 @@ public:
   // Asio's generic protocol (the copy), or another protocol, which must be
   // of the same socket type (else std::bad_cast, as Asio throws).
   template <typename Protocol>
-  raw_protocol(const Protocol& source_protocol) : boost::asio::generic::raw_protocol(source_protocol) {}
+  raw_protocol(const Protocol& source_protocol)
+    : boost::asio::generic::raw_protocol(source_protocol) {}
 };
 
 } // namespace asio_uring::generic

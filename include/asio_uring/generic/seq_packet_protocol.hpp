@@ -1,5 +1,5 @@
-// asio_uring::generic::seq_packet_protocol: sequenced-packet sockets of ours for any family and
-// protocol chosen at run time.
+// asio_uring::generic::seq_packet_protocol: sequenced-packet sockets of ours,
+// for any address family and protocol chosen at run time.
 #pragma once
 
 #include <asio_uring/basic_seq_packet_socket.hpp>
@@ -22,7 +22,8 @@ public:
   // Asio's generic protocol (the copy), or another protocol, which must be
   // of the same socket type (else std::bad_cast, as Asio throws).
   template <typename Protocol>
-  seq_packet_protocol(const Protocol& source_protocol) : boost::asio::generic::seq_packet_protocol(source_protocol) {}
+  seq_packet_protocol(const Protocol& source_protocol)
+    : boost::asio::generic::seq_packet_protocol(source_protocol) {}
 };
 
 } // namespace asio_uring::generic

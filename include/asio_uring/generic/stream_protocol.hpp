@@ -1,5 +1,5 @@
-// asio_uring::generic::stream_protocol: stream sockets of ours for any family and
-// protocol chosen at run time.
+// asio_uring::generic::stream_protocol: stream sockets of ours,
+// for any address family and protocol chosen at run time.
 #pragma once
 
 #include <asio_uring/basic_stream_socket.hpp>
@@ -27,7 +27,8 @@ public:
   // Asio's generic protocol (the copy), or another protocol, which must be
   // of the same socket type (else std::bad_cast, as Asio throws).
   template <typename Protocol>
-  stream_protocol(const Protocol& source_protocol) : boost::asio::generic::stream_protocol(source_protocol) {}
+  stream_protocol(const Protocol& source_protocol)
+    : boost::asio::generic::stream_protocol(source_protocol) {}
 };
 
 } // namespace asio_uring::generic
