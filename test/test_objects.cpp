@@ -434,3 +434,37 @@ BOOST_AUTO_TEST_CASE(notify_fork_child_without_prepare_is_a_clear_error)
   ctx.run();
   BOOST_TEST(result == asio::error::operation_aborted);
 }
+
+BOOST_AUTO_TEST_CASE(notify_fork_signal_set_waits_in_both_processes)
+{
+  asio_uring::io_context ctx;
+  asio_uring::signal_set signals(ctx, SIGUSR1);
+  int got = 0;
+  signals.async_wait([&](error_code ec, int signo) { if (!ec) got = signo; });
+  ctx.poll();
+  ctx.notify_fork(asio_uring::io_context::fork_prepare);
+  pid_t pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0)
+  {
+    int status = 30;
+    try
+    {
+      ctx.notify_fork(asio_uring::io_context::fork_child);
+      ::raise(SIGUSR1);
+      ctx.run_for(2s);
+      status = got == SIGUSR1 ? 0 : 31;
+    }
+    catch (...) {}
+    ::_exit(status);
+  }
+  ctx.notify_fork(asio_uring::io_context::fork_parent);
+  int status = -1;
+  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+  BOOST_TEST(got == 0);  // the child's signal reached only the child
+  ::raise(SIGUSR1);
+  ctx.run_for(2s);
+  BOOST_TEST(got == SIGUSR1);
+}
