@@ -26,6 +26,7 @@
 #include <asio_uring/generic/seq_packet_protocol.hpp>
 #include <asio_uring/connect.hpp>
 #include <asio_uring/tcp_stream.hpp>
+#include <asio_uring/detail/beast_hooks.hpp>
 #include <asio_uring/basic_file.hpp>
 #include <asio_uring/pipe.hpp>
 #include <asio_uring/posix/basic_descriptor.hpp>

@@ -591,3 +591,34 @@ BOOST_AUTO_TEST_CASE(tcp_stream_simple_rate_policy_limits_each_second)
   net::read(c.server, net::buffer(got));
   BOOST_TEST(got == "01234567");
 }
+
+BOOST_AUTO_TEST_CASE(tcp_stream_range_connect_times_out)
+{
+  asio_uring::io_context ctx;
+  // A listener whose accept queue is full drops new SYNs: connects hang.
+  tcp::acceptor full(ctx);
+  full.open(net::ip::tcp::v4());
+  full.bind({net::ip::address_v4::loopback(), 0});
+  full.listen(0);
+  tcp::socket s0(ctx), s1(ctx);
+  s0.connect(full.local_endpoint());
+  s1.async_connect(full.local_endpoint(), [](error_code) {});
+  asio_uring::tcp_stream stream(ctx);
+  stream.expires_after(std::chrono::milliseconds(100));
+  auto start = std::chrono::steady_clock::now();
+  error_code ec;
+  endpoint got(net::ip::address_v4::loopback(), 1);
+  stream.async_connect(net::ip::tcp::resolver::results_type::create(full.local_endpoint(), "h", "s"),
+      [&](error_code e, endpoint ep) {
+        ec = e;
+        got = ep;
+        s1.close();
+      });
+  ctx.run();
+  auto waited = std::chrono::steady_clock::now() - start;
+  BOOST_TEST((ec == beast::error::timeout));
+  BOOST_TEST((got == endpoint()));
+  BOOST_TEST(!stream.socket().is_open());
+  BOOST_TEST((waited >= std::chrono::milliseconds(90)));
+  BOOST_TEST((waited < std::chrono::seconds(5)));
+}

@@ -245,3 +245,39 @@ BOOST_AUTO_TEST_CASE(beast_http_over_tcp_stream)
   ctx.run();
   BOOST_TEST(body == "timed");
 }
+
+BOOST_AUTO_TEST_CASE(ssl_stream_over_tcp_stream)
+{
+  asio_uring::io_context ctx;
+  tcp::acceptor acceptor(ctx, {net::ip::address_v4::loopback(), 0});
+  net::ssl::context server_tls(net::ssl::context::tls_server);
+  server_tls.use_certificate_chain(net::buffer(std::string(test_cert)));
+  server_tls.use_private_key(net::buffer(std::string(test_key)), net::ssl::context::pem);
+  net::ssl::context client_tls(net::ssl::context::tls_client);
+  client_tls.add_certificate_authority(net::buffer(std::string(test_cert)));
+  client_tls.set_verify_mode(net::ssl::verify_peer);
+  net::ssl::stream<asio_uring::tcp_stream> client(ctx, client_tls);
+  std::string server_got(11, '\0'), client_got(11, '\0');
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    net::ssl::stream<asio_uring::tcp_stream> server(
+        co_await acceptor.async_accept(net::use_awaitable), server_tls);
+    beast::get_lowest_layer(server).expires_after(std::chrono::seconds(10));
+    co_await server.async_handshake(net::ssl::stream_base::server, net::use_awaitable);
+    co_await net::async_read(server, net::buffer(server_got), net::use_awaitable);
+    co_await net::async_write(server, net::buffer(std::string("tls on ring")), net::use_awaitable);
+    co_await server.async_shutdown(net::as_tuple(net::use_awaitable));
+  }, net::detached);
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    beast::get_lowest_layer(client).expires_after(std::chrono::seconds(10));
+    co_await beast::get_lowest_layer(client).async_connect(acceptor.local_endpoint(), net::use_awaitable);
+    co_await client.async_handshake(net::ssl::stream_base::client, net::use_awaitable);
+    co_await net::async_write(client, net::buffer(std::string("hello there")), net::use_awaitable);
+    co_await net::async_read(client, net::buffer(client_got), net::use_awaitable);
+    co_await client.async_shutdown(net::as_tuple(net::use_awaitable));
+  }, net::detached);
+  ctx.run();
+  BOOST_TEST(server_got == "hello there");
+  BOOST_TEST(client_got == "tls on ring");
+  // ssl::stream<tcp_stream>::lowest_layer() is our socket.
+  BOOST_TEST(client.lowest_layer().is_open());
+}
