@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts an example server, talks to it over loopback (bash's /dev/tcp),
 # checks the exact answer, sends SIGTERM and checks a clean exit.
-#   smoke_net.sh echo|http|chat|file PROGRAM PORT
+#   smoke_net.sh echo|http|chat|websocket|file PROGRAM PORT
 set -u
 kind=$1 prog=$2 port=$3
 out=$(mktemp)
@@ -44,6 +44,10 @@ chat)
   read -r -t 5 b <&4 || fail "other got nothing"
   [ "$a" = "hi all" ] && [ "$b" = "hi all" ] || fail "got '$a' '$b'"
   exec 3>&- 4>&-
+  ;;
+websocket)
+  got=$(timeout 10 python3 "$(dirname "$0")/ws_client.py" "$port" "hello ring" "second message") || fail "ws_client: $got"
+  [ "$got" = $'hello ring\nsecond message' ] || fail "echoed '$got'"
   ;;
 file)
   size=$(stat -c %s "$root/blob")
