@@ -157,13 +157,14 @@ int emulated_ring::perform_poll(request& r)
 {
   const io_uring_sqe& s = r.sqe;
   if (s.len != 0) return -EINVAL;  // multishot and update polls are not emulated
-  pollfd p{s.fd, static_cast<short>(s.poll32_events), 0};
+  const unsigned want = poll_result_mask(s.poll32_events);
+  pollfd p{s.fd, static_cast<short>(want), 0};
   int n;
   do n = ::poll(&p, 1, 0);
   while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
   if (p.revents & POLLNVAL) return -EBADF;
-  const unsigned m = static_cast<unsigned>(p.revents) & (s.poll32_events | POLLERR | POLLHUP);
+  const unsigned m = static_cast<unsigned short>(p.revents) & want;
   return m ? static_cast<int>(m) : would_block;
 }
 

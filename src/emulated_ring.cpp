@@ -149,12 +149,15 @@ void emulated_ring::start(const io_uring_sqe& sqe, const io_uring_sqe* link)
     res = cancel(sqe);
   else if (sqe.opcode == IORING_OP_LINK_TIMEOUT || !emulates(sqe.opcode))
     res = -EINVAL;  // a LINK_TIMEOUT here guards nothing
+  else if (sqe.fd < 0)
+    res = -EBADF;  // poll(2) would ignore it, the kernel does not
   else
   {
     request* r = make_request(sqe);
-    // Behind requests already waiting on this side: FIFO, and no call that
-    // is bound to fail with EAGAIN.
-    const bool queued = sqe.fd >= 0 && static_cast<std::size_t>(sqe.fd) < fds_.size()
+    // Behind reads (or writes) already waiting on the descriptor: FIFO, and
+    // no call that is bound to fail with EAGAIN. Polls consume nothing and
+    // are always checked.
+    const bool queued = r->on != poll_side && static_cast<std::size_t>(sqe.fd) < fds_.size()
         && fds_[static_cast<std::size_t>(sqe.fd)].head[r->on];
     res = queued ? would_block : perform(*r);
     if (res == would_block)
@@ -339,8 +342,7 @@ void emulated_ring::on_ready(int fd, unsigned events)
   for (request* r = f.head[poll_side]; r;)
   {
     request* next = r->next;
-    // What the kernel's poll reports: the asked events plus errors and hang-up.
-    if (unsigned m = events & (r->sqe.poll32_events | EPOLLERR | EPOLLHUP))
+    if (unsigned m = events & poll_result_mask(r->sqe.poll32_events))
     {
       unpark(r);
       complete(r, static_cast<int>(m));

@@ -10,6 +10,7 @@
 
 #include <liburing.h>
 
+#include <poll.h>
 #include <sys/uio.h>
 
 #include <chrono>
@@ -45,6 +46,13 @@ public:
 
   // A would-block result of perform(); no CQE carries it.
   static constexpr int would_block = INT32_MIN;
+
+  // The events a POLL_ADD for `mask` reports, as the kernel's poll: the
+  // asked ones plus errors and hang-ups (IO_POLL_UNMASK).
+  static constexpr unsigned poll_result_mask(unsigned mask) noexcept
+  {
+    return mask | POLLERR | POLLHUP | POLLRDHUP;
+  }
 
 private:
   using clock = std::chrono::steady_clock;

@@ -257,7 +257,9 @@ BOOST_AUTO_TEST_CASE(bad_descriptors_give_the_kernels_errors)
       io_uring_prep_accept(r.sqe(6), unbound, nullptr, nullptr, 0);
       io_uring_prep_fsync(r.sqe(7), closed, 0);
       io_uring_prep_read_fixed(r.sqe(8), pipe_fds[0], buf, sizeof buf, 0, 0);
-      r.wait_for(8);
+      io_uring_prep_poll_add(r.sqe(9), -1, POLLIN);
+      io_uring_prep_accept(r.sqe(10), -1, nullptr, nullptr, 0);
+      r.wait_for(10);
       BOOST_TEST(r.res(1) == -EBADF);
       BOOST_TEST(r.res(2) == -EBADF);
       BOOST_TEST(r.res(3) == -EBADF);
@@ -266,6 +268,8 @@ BOOST_AUTO_TEST_CASE(bad_descriptors_give_the_kernels_errors)
       BOOST_TEST(r.res(6) == -EINVAL);
       BOOST_TEST(r.res(7) == -EBADF);
       BOOST_TEST(r.res(8) == -EFAULT);  // no registered buffers
+      BOOST_TEST(r.res(9) == -EBADF);
+      BOOST_TEST(r.res(10) == -EBADF);
       ::close(pipe_fds[0]);
       ::close(pipe_fds[1]);
       ::close(unbound);
@@ -316,6 +320,30 @@ BOOST_AUTO_TEST_CASE(accept_connect_and_poll)
       if (r.res(1) >= 0) ::close(r.res(1));
       ::close(cli);
       ::close(refused);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(polls_on_one_descriptor_are_independent)
+{
+  for (engine_kind e : engines)
+  {
+    BOOST_TEST_CONTEXT(to_string(e))
+    {
+      raw_ring r(e);
+      socket_pair p;
+      io_uring_prep_poll_add(r.sqe(1), p.fd[0], POLLIN);
+      r.wait_for(1, 20ms);
+      BOOST_TEST(r.order.empty());
+      // A second poll on the same descriptor, already satisfied.
+      io_uring_prep_poll_add(r.sqe(2), p.fd[0], POLLOUT);
+      r.wait_for(1);
+      BOOST_TEST(r.res(2) == POLLOUT);
+      BOOST_TEST(r.count(1) == 0u);
+      // The peer's shutdown: readable, and the hang-up the kernel always adds.
+      ::shutdown(p.fd[1], SHUT_WR);
+      r.wait_for(2);
+      BOOST_TEST(r.res(1) == (POLLIN | POLLRDHUP));
     }
   }
 }
