@@ -133,9 +133,7 @@ void emulated_ring::start(const io_uring_sqe& sqe, const io_uring_sqe* link)
         || !ts || ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1'000'000'000)
       link_res = -EINVAL;
     else
-    {
       deadline = after((link->timeout_flags & IORING_TIMEOUT_ABS) ? clock::time_point() : clock::now(), *ts);
-    }
   }
 
   int res;
@@ -156,8 +154,9 @@ void emulated_ring::start(const io_uring_sqe& sqe, const io_uring_sqe* link)
     request* r = make_request(sqe);
     // Behind reads (or writes) already waiting on the descriptor: FIFO, and
     // no call that is bound to fail with EAGAIN. Polls consume nothing and
-    // are always checked.
-    const bool queued = r->on != poll_side && static_cast<std::size_t>(sqe.fd) < fds_.size()
+    // fsync never waits for readiness: they are always tried.
+    const bool queued = r->on != poll_side && sqe.opcode != IORING_OP_FSYNC
+        && static_cast<std::size_t>(sqe.fd) < fds_.size()
         && fds_[static_cast<std::size_t>(sqe.fd)].head[r->on];
     res = queued ? would_block : perform(*r);
     if (res == would_block)
