@@ -95,6 +95,16 @@ bool emulated_ring::emulates(int opcode) noexcept
 
 int emulated_ring::submit()
 {
+  // As io_uring_enter runs the kernel's task work: what became ready while
+  // requests were parked completes now, not only at the next wait, so a
+  // loop that keeps submitting never starves them.
+  const int n = consume_sq();
+  if (parked_ > 0) get_events();
+  return n;
+}
+
+int emulated_ring::consume_sq()
+{
   // liburing's io_uring_get_sqe advances sqe_tail; *khead is how far we
   // have consumed (io_uring_sq_ready is their difference).
   const unsigned tail = ring_.sq.sqe_tail;
@@ -387,7 +397,7 @@ int emulated_ring::process_events(const timespec* ts)
 
 int emulated_ring::submit_and_wait(const __kernel_timespec* ts)
 {
-  submit();
+  consume_sq();
   clock::time_point until = clock::time_point::max();
   if (ts) until = after(clock::now(), *ts);
   int ret = 0;

@@ -34,7 +34,8 @@ public:
   // The opcodes performed here (the probe).
   static bool emulates(int opcode) noexcept;
 
-  // Consumes every queued SQE; returns how many.
+  // Consumes every queued SQE and posts what parked requests can complete
+  // now; returns how many SQEs.
   int submit();
   // submit(), then waits until a CQE is posted or `ts` has passed (null:
   // no limit); 0, -ETIME or -EINTR.
@@ -88,6 +89,7 @@ private:
   };
 
   // --- requests (emulated_ring.cpp) ---
+  int consume_sq();
   void start(const io_uring_sqe& sqe, const io_uring_sqe* link_timeout);
   int cancel(const io_uring_sqe& sqe);
   void cancel_request(request* r);
