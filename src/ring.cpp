@@ -90,8 +90,8 @@ const char* ring_setup_hint(int err) noexcept
   case ENFILE:
     return "out of file descriptors for the ring fd; raise RLIMIT_NOFILE (ulimit -n)";
   case EINVAL:
-    return "the kernel rejected every ring configuration tried (EINVAL); "
-           "check io_context_options (entries must be 1..32768)";
+    return "every ring configuration tried was rejected (EINVAL); check io_context_options "
+           "(entries must be 1..32768, cq_entries 0 or entries..65536)";
   default:
     return "io_uring_queue_init_params failed";
   }
