@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Network benchmark: the same coroutine echo and HTTP servers (example/)
-# built for asio_uring, boost::asio epoll, Asio's io_uring backend, and a
-# hand-written liburing loop (the ceiling). Server pinned to CPU 0, load
+# built for asio_uring, boost::asio epoll, Asio's io_uring backend, a
+# hand-written liburing loop (the ceiling), and asio_uring again on its
+# emulated engine (ASIO_URING_ENGINE=emulated: what runs where the kernel
+# refuses io_uring). Server pinned to CPU 0, load
 # generator to CPU 1. For each cell: throughput, server CPU time per request
 # (busy time of CPU 0 from /proc/stat), each the median of RUNS runs, and
 # the ratio of asio_uring to each competitor.
@@ -28,7 +30,9 @@ SERVER[asio_uring,http]="$B/example/http_server"
 SERVER[asio_epoll,http]="$B/bench/http_server_asio"
 SERVER[asio_iouring,http]="$B/bench/http_server_asio_uring_backend"
 SERVER[uring_loop,http]="$B/bench/uring_loop_server http"
-IMPLS="asio_uring asio_epoll asio_iouring uring_loop"
+SERVER[emulated,echo]="env ASIO_URING_ENGINE=emulated $B/example/echo_server"
+SERVER[emulated,http]="env ASIO_URING_ENGINE=emulated $B/example/http_server"
+IMPLS="asio_uring asio_epoll asio_iouring uring_loop emulated"
 
 cpu0_busy() {  # busy jiffies of CPU 0
   awk '$1=="cpu0"{print $2+$3+$4+$7+$8}' /proc/stat
@@ -71,8 +75,8 @@ printf "%-16s" "cell"
 for impl in $IMPLS; do printf "%14s" "$impl"; done
 printf "%12s%12s%12s   |" "vs epoll" "vs iouring" "vs loop"
 for impl in $IMPLS; do printf "%12s" "$impl"; done
-printf "%10s%10s\n" "vs epoll" "vs loop"
-printf "%-16s%56s%36s   |%48s%20s\n" "" "(requests/s, median)" "(throughput ratio)" "(server CPU us/request)" "(CPU ratio)"
+printf "%10s%10s%11s\n" "vs epoll" "vs loop" "emu/epoll"
+printf "%-16s%70s%36s   |%60s%31s\n" "" "(requests/s, median)" "(throughput ratio)" "(server CPU us/request)" "(CPU ratio)"
 
 for cell in "${cells[@]}"; do
   set -- $cell
@@ -103,7 +107,8 @@ for cell in "${cells[@]}"; do
     "$(echo "${RATE[asio_uring]} / ${RATE[asio_iouring]}" | bc -l)" \
     "$(echo "${RATE[asio_uring]} / ${RATE[uring_loop]}" | bc -l)"
   for impl in $IMPLS; do printf "%12.2f" "${CPU[$impl]}"; done
-  printf "%9.2fx%9.2fx\n" \
+  printf "%9.2fx%9.2fx%10.2fx\n" \
     "$(echo "${CPU[asio_uring]} / ${CPU[asio_epoll]}" | bc -l)" \
-    "$(echo "${CPU[asio_uring]} / ${CPU[uring_loop]}" | bc -l)"
+    "$(echo "${CPU[asio_uring]} / ${CPU[uring_loop]}" | bc -l)" \
+    "$(echo "${CPU[emulated]} / ${CPU[asio_epoll]}" | bc -l)"
 done

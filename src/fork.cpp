@@ -22,7 +22,19 @@ namespace asio_uring::detail {
 
 void ring::renew()
 {
-  ring fresh(opts_);
+  if (emu_)
+  {
+    // The epoll set is shared with the parent after fork() as well: the
+    // child gets its own, and its own queues (nothing is parked in them:
+    // fork_prepare cancelled every request).
+    emu_.reset();
+    ops_.reset();
+    setup_emulated(opts_);
+    return;
+  }
+  io_context_options kernel = opts_;
+  kernel.engine = engine_kind::io_uring;  // the parent has a kernel ring: so does the child
+  ring fresh(kernel);
   std::swap(ring_, fresh.ring_);
   std::swap(flags_, fresh.flags_);
   std::swap(ops_, fresh.ops_);
@@ -65,7 +77,7 @@ void scheduler::park_in_flight()
 {
   io_uring* r = ring_.get();
   // Requests already finished (or cancelled by the user) complete as usual.
-  io_uring_submit(r);
+  ring_.submit();
   reap(*tl_thread_ctx);
   if (inflight_ == 0 && !wake_armed_) return;
   io_uring_sqe* sqe = get_sqe();
@@ -74,7 +86,7 @@ void scheduler::park_in_flight()
   while (inflight_ > 0 || wake_armed_)
   {
     io_uring_cqe* cqe = nullptr;
-    io_uring_submit_and_wait(r, 1);
+    ring_.submit_and_wait_timeout(nullptr);
     while (io_uring_peek_cqe(r, &cqe) == 0)
     {
       const std::uint64_t ud = cqe->user_data;

@@ -1,9 +1,14 @@
 #include <asio_uring/detail/ring.hpp>
 
+#include "emulated_ring.hpp"
+
 #include <boost/system/system_error.hpp>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace asio_uring::detail {
@@ -29,6 +34,31 @@ int read_io_uring_disabled() noexcept
       boost::system::error_code(err, boost::system::system_category()), what);
 }
 
+// The option, unless ASIO_URING_ENGINE says otherwise for the process.
+engine_kind chosen_engine(engine_kind option)
+{
+  const char* env = std::getenv("ASIO_URING_ENGINE");
+  if (!env || !*env) return option;
+  for (engine_kind e : {engine_kind::automatic, engine_kind::io_uring, engine_kind::emulated})
+    if (std::strcmp(env, to_string(e)) == 0) return e;
+  throw std::invalid_argument(std::string("asio_uring::io_context: ASIO_URING_ENGINE=") + env
+      + " is not one of io_uring, emulated, automatic");
+}
+
+// The errors by which the kernel (or a filter in front of it) refuses
+// io_uring, as opposed to a configuration or resource error.
+bool refused(int err) noexcept
+{
+  return err == EPERM || err == EACCES || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+unsigned round_up_pow2(unsigned n) noexcept
+{
+  unsigned p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
 } // namespace
 
 const char* ring_setup_hint(int err) noexcept
@@ -40,13 +70,18 @@ const char* ring_setup_hint(int err) noexcept
     if (read_io_uring_disabled() != 0)
       return "the kernel.io_uring_disabled sysctl forbids it for this process; "
              "set it to 0 (or to 1 and add the user to kernel.io_uring_group)";
-    return "the kernel refused io_uring_setup (EPERM) although kernel.io_uring_disabled "
-           "is 0: a seccomp profile (e.g. a container runtime's default) or an LSM "
-           "blocks it; allow io_uring_setup, io_uring_enter and io_uring_register";
+    return "the kernel refused io_uring_setup, io_uring_enter or io_uring_register (EPERM) "
+           "although kernel.io_uring_disabled is 0: a seccomp profile (e.g. a container "
+           "runtime's default) or an LSM blocks it; allow io_uring_setup, io_uring_enter "
+           "and io_uring_register, or use engine_kind::automatic / ASIO_URING_ENGINE=emulated";
   case ENOSYS:
     return "io_uring_setup is not implemented (ENOSYS): the kernel is older than 5.1 or "
            "built without CONFIG_IO_URING, or a seccomp profile answers ENOSYS; "
-           "use Linux 5.19+ with io_uring enabled, or allow the io_uring system calls";
+           "use Linux 5.19+ with io_uring enabled, or allow the io_uring system calls, "
+           "or use engine_kind::automatic / ASIO_URING_ENGINE=emulated";
+  case EOPNOTSUPP:
+    return "io_uring is switched off on this system (EOPNOTSUPP, as on ChromeOS, Android "
+           "and some managed Kubernetes); use engine_kind::automatic / ASIO_URING_ENGINE=emulated";
   case ENOMEM:
     return "not enough memory for the ring (ENOMEM): raise RLIMIT_MEMLOCK (ulimit -l; "
            "kernels before 5.12 charge rings to it) or the address-space limit, "
@@ -55,14 +90,26 @@ const char* ring_setup_hint(int err) noexcept
   case ENFILE:
     return "out of file descriptors for the ring fd; raise RLIMIT_NOFILE (ulimit -n)";
   case EINVAL:
-    return "the kernel rejected every ring configuration tried (EINVAL); "
-           "check io_context_options (entries must be 1..32768)";
+    return "every ring configuration tried was rejected (EINVAL); check io_context_options "
+           "(entries must be 1..32768, cq_entries 0 or entries..65536)";
   default:
     return "io_uring_queue_init_params failed";
   }
 }
 
 ring::ring(const io_context_options& opts) : opts_(opts)
+{
+  const engine_kind want = chosen_engine(opts.engine);
+  if (want != engine_kind::emulated)
+  {
+    const int err = setup_kernel(opts);
+    if (err == 0) return;
+    if (want == engine_kind::io_uring || !refused(err)) throw_setup_error(err);
+  }
+  setup_emulated(opts);
+}
+
+int ring::setup_kernel(const io_context_options& opts)
 {
   // Best first; each step drops a flag an older kernel may not know.
   const unsigned coop = opts.coop_taskrun ? (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG) : 0u;
@@ -89,19 +136,55 @@ ring::ring(const io_context_options& opts) : opts_(opts)
     err = -r;
     if (err != EINVAL) break;
   }
-  if (err) throw_setup_error(err);
+  if (err) return err;
 
-  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_))
+  // A filter may allow io_uring_setup and still refuse the other two calls:
+  // try both now rather than fail on the first request.
+  alignas(io_uring_probe) unsigned char mem[sizeof(io_uring_probe) + 256 * sizeof(io_uring_probe_op)] = {};
+  auto* probe = reinterpret_cast<io_uring_probe*>(mem);
+  int r = io_uring_get_events(&ring_);
+  if (r >= 0) r = io_uring_register_probe(&ring_, probe, 256);
+  if (r < 0)
   {
-    for (int op = 0; op < probe->ops_len && op < 256; ++op)
-      if (io_uring_opcode_supported(probe, op)) ops_.set(static_cast<unsigned>(op));
-    io_uring_free_probe(probe);
+    io_uring_queue_exit(&ring_);
+    ring_ = io_uring{};
+    flags_ = 0;
+    return -r;
   }
+  for (int op = 0; op < probe->ops_len && op < 256; ++op)
+    if (io_uring_opcode_supported(probe, op)) ops_.set(static_cast<unsigned>(op));
+  return 0;
+}
+
+void ring::setup_emulated(const io_context_options& opts)
+{
+  // The kernel's limits, so a configuration error is one on both engines.
+  const unsigned cq = opts.cq_entries ? opts.cq_entries : opts.entries * 8;
+  if (opts.entries == 0 || opts.entries > 32768 || cq < opts.entries || cq > 65536) throw_setup_error(EINVAL);
+  emu_ = std::make_unique<emulated_ring>(ring_, round_up_pow2(opts.entries), round_up_pow2(cq));
+  for (int op = 0; op < 256; ++op)
+    if (emulated_ring::emulates(op)) ops_.set(static_cast<unsigned>(op));
 }
 
 ring::~ring()
 {
-  io_uring_queue_exit(&ring_);
+  if (!emu_) io_uring_queue_exit(&ring_);
 }
+
+int ring::register_buffers(const iovec* iov, unsigned n)
+{
+  if (!emu_) return io_uring_register_buffers(&ring_, iov, n);
+  return emu_->register_buffers(iov, n);
+}
+
+int ring::unregister_buffers()
+{
+  if (!emu_) return io_uring_unregister_buffers(&ring_);
+  return emu_->unregister_buffers();
+}
+
+int ring::emulated_submit() { return emu_->submit(); }
+int ring::emulated_wait(__kernel_timespec* ts) { return emu_->submit_and_wait(ts); }
+int ring::emulated_get_events() { return emu_->get_events(); }
 
 } // namespace asio_uring::detail

@@ -241,7 +241,7 @@ io_uring_sqe* scheduler::get_sqe_after_submit()
   for (;;)
   {
     if (io_uring_sqe* sqe = ring_.try_get_sqe()) return sqe;
-    int r = io_uring_submit(ring_.get());
+    int r = ring_.submit();
     if (r < 0 && r != -EAGAIN && r != -EBUSY && r != -EINTR)
       throw boost::system::system_error(
           boost::system::error_code(-r, boost::system::system_category()),
@@ -249,7 +249,7 @@ io_uring_sqe* scheduler::get_sqe_after_submit()
     if (r <= 0)
     {
       // The kernel is short of resources: reap to make room and retry.
-      io_uring_get_events(ring_.get());
+      ring_.get_events();
       if (thread_ctx* t = loop_owner_here()) reap(*t);
     }
   }
@@ -267,7 +267,7 @@ void scheduler::cancel_fd(int fd, bool now)
   io_uring_sqe* sqe = get_sqe();
   io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
   io_uring_sqe_set_data64(sqe, 0);
-  if (now) io_uring_submit(ring_.get());
+  if (now) ring_.submit();
 }
 
 void scheduler::arm_wake_read()
@@ -294,7 +294,6 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
     }
     for (timer_queue_base* q = timer_queues_; q; q = q->next_)
       max_us = q->wait_duration_usec(max_us);
-    io_uring_cqe* cqe = nullptr;
     __kernel_timespec ts{};
     __kernel_timespec* tsp = nullptr;
     if (max_us != LONG_MAX)
@@ -303,8 +302,8 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
       ts.tv_nsec = (max_us % 1000000) * 1000;
       tsp = &ts;
     }
-    if (max_us != 0) io_uring_submit_and_wait_timeout(r, &cqe, 1, tsp, nullptr);
-    else io_uring_submit(r);
+    if (max_us != 0) ring_.submit_and_wait_timeout(tsp);
+    else ring_.submit();
   }
   else if (io_uring_sq_ready(r) > 0 && (soon || t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))
   {
@@ -312,11 +311,11 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
     // is near: submit early only before a long turn or after a few short
     // ones, not at the end of every turn (one system call saved per turn).
     t.held_turns = 0;
-    io_uring_submit(r);
+    ring_.submit();
   }
   else if (ring_.cq_needs_flush())
   {
-    io_uring_get_events(r);
+    ring_.get_events();
   }
   reap(t);
   for (timer_queue_base* q = timer_queues_; q; q = q->next_)
@@ -326,7 +325,7 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
 void scheduler::submit_soon(thread_ctx& t)
 {
   t.submit_soon = false;
-  if (t.owns_loop && io_uring_sq_ready(ring_.get()) > 0) io_uring_submit(ring_.get());
+  if (t.owns_loop && io_uring_sq_ready(ring_.get()) > 0) ring_.submit();
 }
 
 void scheduler::reap(thread_ctx& t)
@@ -516,9 +515,8 @@ void scheduler::shutdown()
   int idle_rounds = 0;
   while ((inflight_ > 0 || wake_armed_) && idle_rounds < 50)
   {
-    io_uring_cqe* cqe = nullptr;
     __kernel_timespec ts{0, 100'000'000};
-    io_uring_submit_and_wait_timeout(r, &cqe, 1, &ts, nullptr);
+    ring_.submit_and_wait_timeout(&ts);
     reap(b);
     if (b.q.empty()) ++idle_rounds;
     b.q.destroy_all();

@@ -183,6 +183,10 @@ public:
   bool stopped() const noexcept { return impl_->stopped(); }
   void restart() noexcept { impl_->restart(); }
 
+  // Which engine performs the requests: engine_kind::io_uring or
+  // engine_kind::emulated (never automatic); to_string() names it.
+  engine_kind engine() const noexcept { return impl_->get_ring().engine(); }
+
   // The loop itself, for I/O objects.
   detail::scheduler& impl() noexcept { return *impl_; }
 

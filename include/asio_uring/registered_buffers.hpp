@@ -52,7 +52,7 @@ public:
     for (const auto& b : buffers) iov_.push_back({b.data(), b.size()});
     int r = 0;
     sched_->with_loop([&] {
-      r = io_uring_register_buffers(sched_->get_ring().get(), iov_.data(), static_cast<unsigned>(iov_.size()));
+      r = sched_->get_ring().register_buffers(iov_.data(), static_cast<unsigned>(iov_.size()));
     });
     if (r < 0)
       throw boost::system::system_error(boost::system::error_code(-r, boost::system::system_category()),
@@ -61,7 +61,7 @@ public:
   ~registered_buffers()
   {
     detail::scheduler* s = sched_;
-    s->with_loop([s] { io_uring_unregister_buffers(s->get_ring().get()); });
+    s->with_loop([s] { s->get_ring().unregister_buffers(); });
   }
   registered_buffers(const registered_buffers&) = delete;
   registered_buffers& operator=(const registered_buffers&) = delete;

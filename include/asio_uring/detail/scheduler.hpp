@@ -169,7 +169,7 @@ public:
   // Makes room for `n` consecutive SQEs (a linked pair).
   void reserve_sqes(unsigned n)
   {
-    if (io_uring_sq_space_left(ring_.get()) < n) io_uring_submit(ring_.get());
+    if (io_uring_sq_space_left(ring_.get()) < n) ring_.submit();
   }
   // Counts an SQE whose CQE will come back to an operation.
   void op_submitted() noexcept { ++inflight_; }
