@@ -10,6 +10,8 @@
 // Timers and signal waits live in process memory and need nothing.
 #include <asio_uring/detail/scheduler.hpp>
 
+#include "emulated_ring.hpp"
+
 #include <boost/system/system_error.hpp>
 
 #include <sys/eventfd.h>
