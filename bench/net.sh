@@ -7,6 +7,10 @@
 # the ratio of asio_uring to each competitor.
 #   bench/net.sh [RUNS] [SECONDS]          (defaults 3 runs of 2 s)
 #   BUILD=dir    use an existing release build
+#   ONLY=echo|http   just those cells
+#   RESULTS=dir  where the tables (.dat) and charts (.png) go
+#                (default results/net-<date>)
+# Progress (cell, cells left, elapsed time) goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -74,18 +78,31 @@ for impl in $IMPLS; do printf "%12s" "$impl"; done
 printf "%10s%10s\n" "vs epoll" "vs loop"
 printf "%-16s%56s%36s   |%48s%20s\n" "" "(requests/s, median)" "(throughput ratio)" "(server CPU us/request)" "(CPU ratio)"
 
+todo=()
 for cell in "${cells[@]}"; do
   set -- $cell
-  # ONLY=http (or echo) runs just those cells.
   [ -n "${ONLY:-}" ] && [ "$1" != "$ONLY" ] && continue
+  todo+=("$cell")
+done
+RESULTS=${RESULTS:-results/net-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$RESULTS"
+echo "cell $IMPLS" >"$RESULTS/net_rate.dat"
+echo "cell $IMPLS" >"$RESULTS/net_cpu.dat"
+started=$(date +%s)
+i=0
+for cell in "${todo[@]}"; do
+  set -- $cell
   kind=$1 conns=$2 size=$3
+  i=$((i + 1))
   label="$kind c=$conns"
   [ "$kind" = echo ] && label="$label ${size}B"
   # Runs alternate between implementations, so drift of this shared
   # machine's speed during a cell hits every column alike.
   declare -A RATE CPU RS CS
   for impl in $IMPLS; do RS[$impl]=""; CS[$impl]=""; done
-  for _ in $(seq "$RUNS"); do
+  for run in $(seq "$RUNS"); do
+    printf "[net cell %d/%d, %d left] %s, run %d/%d, %d s elapsed\n" $i ${#todo[@]} $(( ${#todo[@]} - i )) \
+      "$label" "$run" "$RUNS" $(( $(date +%s) - started )) >&2
     for impl in $IMPLS; do
       read -r r c < <(run_cell "$kind" "$impl" "$conns" "$size")
       RS[$impl]+="$r "
@@ -106,4 +123,12 @@ for cell in "${cells[@]}"; do
   printf "%9.2fx%9.2fx\n" \
     "$(echo "${CPU[asio_uring]} / ${CPU[asio_epoll]}" | bc -l)" \
     "$(echo "${CPU[asio_uring]} / ${CPU[uring_loop]}" | bc -l)"
+  { printf '"%s"' "$label"; for impl in $IMPLS; do printf " %s" "${RATE[$impl]}"; done; echo; } >>"$RESULTS/net_rate.dat"
+  { printf '"%s"' "$label"; for impl in $IMPLS; do printf " %s" "${CPU[$impl]}"; done; echo; } >>"$RESULTS/net_cpu.dat"
 done
+when="$(date '+%Y-%m-%d'), $(uname -r), $(nproc) CPUs, server on CPU 0, load on CPU 1"
+bench/chart.sh "$RESULTS/net_rate.dat" "$RESULTS/net_rate.png" \
+  "bench/net.sh $RUNS $SECS: requests (round trips) per second, median of $RUNS ($when)" "per second"
+bench/chart.sh "$RESULTS/net_cpu.dat" "$RESULTS/net_cpu.png" \
+  "bench/net.sh $RUNS $SECS: server CPU per request ($when)" "CPU µs per request"
+echo "charts: $RESULTS/net_rate.png $RESULTS/net_cpu.png ($(( $(date +%s) - started )) s)"
