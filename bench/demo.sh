@@ -11,6 +11,7 @@
 #   SKIP_BUILD=1  use the binaries already in BUILD
 #   CONNS=n       wrk connections (default 100)
 #   JOBS=n        parallel compile jobs (default: the build tool's)
+#   STRACE=1      count system calls with strace -c instead of perf
 # When Beast's own http_server_async, ported by tools/port.sh, has been
 # built (BUILD/test/port/port_http_server_async, from a configure with
 # -DASIO_URING_PORT_TESTS=ON), it is measured too, next to the same program
@@ -56,7 +57,8 @@ fi
 # (perf stat), which does not stop the server at each call; strace -c is the
 # fallback where perf cannot open it (it slows every call down, which lets a
 # ring batch more: its counts favour asio_uring).
-if perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true 2>/dev/null; then counter=perf
+if [ -z "${STRACE:-}" ] && perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true 2>/dev/null; then
+  counter=perf
 else counter=strace; fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -71,11 +73,11 @@ wait_port() {
 cpu_ns() {  # on-CPU time of every thread of a process (ns, /proc/PID/task/*/schedstat)
   cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
-start_server() {  # command-with-@PORT@ port -> pid of the server, pinned to CPU 0
+start_server() {  # command-with-@PORT@ port: starts it pinned to CPU 0, sets $pid
   local cmd=$1 port=$2
   if [[ $cmd == *@PORT@* ]]; then cmd=${cmd//@PORT@/$port}; else cmd="$cmd $port"; fi
   taskset -c 0 $cmd >/dev/null 2>&1 &
-  echo $!
+  pid=$!
 }
 stop_server() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 load() {  # port seconds -> requests served
@@ -86,7 +88,7 @@ load() {  # port seconds -> requests served
 measure() {
   local port pid c0 c1 n
   port=$(free_port)
-  pid=$(start_server "$1" "$port")
+  start_server "$1" "$port"
   wait_port "$port"
   c0=$(cpu_ns "$pid")
   n=$(load "$port" "$SECS")
@@ -97,23 +99,31 @@ measure() {
 
 # syscalls COMMAND -> system calls per request over one 2 s run
 syscalls() {
-  local port pid tracer out n total
+  local port pid tracer out n total cmd=$1
   port=$(free_port)
-  pid=$(start_server "$1" "$port")
-  wait_port "$port"
   out=$(mktemp)
   if [ $counter = perf ]; then
+    start_server "$cmd" "$port"
+    wait_port "$port"
     perf stat -e raw_syscalls:sys_enter -x, -o "$out" -p "$pid" &
+    tracer=$!
+    sleep 0.5
   else
-    strace -c -f -p "$pid" -o "$out" &
+    # Started under strace (attaching to a running process may be refused):
+    # the count includes start-up, a few hundred calls.
+    start_server "strace -f -c -o $out $cmd" "$port"
+    wait_port "$port"
   fi
-  tracer=$!
-  sleep 0.5
   n=$(load "$port" 2)
-  kill -INT $tracer; wait $tracer 2>/dev/null || true
-  stop_server "$pid"
-  if [ $counter = perf ]; then total=$(awk -F, '/raw_syscalls/{print $1}' "$out")
-  else total=$(awk '/total/{print $4}' "$out"); fi
+  if [ $counter = perf ]; then
+    kill -INT $tracer; wait $tracer 2>/dev/null || true
+    stop_server "$pid"
+    total=$(awk -F, '/raw_syscalls/{print $1}' "$out")
+  else
+    kill -TERM "$(pgrep -P "$pid" | head -1)" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    total=$(awk '/total/{print $4}' "$out")
+  fi
   rm -f "$out"
   echo "$total / $n" | bc -l
 }
