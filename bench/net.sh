@@ -3,8 +3,8 @@
 # built for asio_uring, boost::asio epoll, Asio's io_uring backend, and a
 # hand-written liburing loop (the ceiling). Server pinned to CPU 0, load
 # generator to CPU 1. For each cell: throughput, server CPU time per request
-# (busy time of CPU 0 from /proc/stat), each the median of RUNS runs, and
-# the ratio of asio_uring to each competitor.
+# (the server's on-CPU time from /proc/PID/task/*/schedstat), each the
+# median of RUNS runs, and the ratio of asio_uring to each competitor.
 #   bench/net.sh [RUNS] [SECONDS]          (defaults 3 runs of 2 s)
 #   BUILD=dir    use an existing release build
 #   ONLY=echo|http   just those cells
@@ -34,10 +34,12 @@ SERVER[asio_iouring,http]="$B/bench/http_server_asio_uring_backend"
 SERVER[uring_loop,http]="$B/bench/uring_loop_server http"
 IMPLS="asio_uring asio_epoll asio_iouring uring_loop"
 
-cpu0_busy() {  # busy jiffies of CPU 0
-  awk '$1=="cpu0"{print $2+$3+$4+$7+$8}' /proc/stat
+# On-CPU time of the server's threads (ns; includes the kernel's network
+# work done while they run). Not CPU 0's busy time from /proc/stat: on a
+# shared machine that counts other jobs' time too.
+cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
-hz=$(getconf CLK_TCK)
 
 # run_cell KIND IMPL CONNS SIZE -> "requests_per_s cpu_us_per_request"
 run_cell() {
@@ -51,7 +53,7 @@ run_cell() {
     sleep 0.05
   done
   local b0 b1 reqs rate
-  b0=$(cpu0_busy)
+  b0=$(cpu_ns $pid)
   if [ "$kind" = echo ]; then
     read -r reqs _ rate < <(taskset -c 1 "$B/bench/echo_client" $PORT "$conns" "$size" "$SECS")
   else
@@ -60,10 +62,10 @@ run_cell() {
     reqs=$(awk '/requests in/{print $1}' <<<"$out")
     rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   fi
-  b1=$(cpu0_busy)
+  b1=$(cpu_ns $pid)
   kill -TERM $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
-  echo "$rate $(echo "($b1 - $b0) * 1000000 / $hz / $reqs" | bc -l)"
+  echo "$rate $(echo "($b1 - $b0) / 1000 / $reqs" | bc -l)"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
