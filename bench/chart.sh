@@ -4,6 +4,7 @@
 # (quoted when it has spaces); one bar per data column in each cluster.
 #   bench/chart.sh TABLE PNG "TITLE" "Y LABEL" [FIRST_COL [LAST_COL]]
 # Columns are counted from 1 (the label); the default is 2 to the last.
+# LOGY=1 draws a logarithmic y axis.
 set -euo pipefail
 dat=$1 png=$2 title=$3 ylabel=$4
 last=$(head -1 "$dat" | awk '{print NF}')
@@ -20,7 +21,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set key top right autotitle columnheader
 set grid ytics
-set yrange [0:*]
+$([ -n "${LOGY:-}" ] && echo "set logscale y" || echo "set yrange [0:*]")
 set offsets 0, 0, graph 0.15, 0
 set xtics font ",9" rotate by -20
 plot for [c=$first:$last] "$dat" using c:xtic(1)

@@ -28,7 +28,7 @@ echo "== handlers per second (median of ${1:-5} runs) =="
 # row what... asio uring ratio -> "row asio uring"
 awk 'NR==1{print "row boost::asio asio_uring"; next} {print $1, $(NF-2), $(NF-1)}' \
   "$RESULTS/context.txt" >"$RESULTS/context.dat"
-bench/chart.sh "$RESULTS/context.dat" "$RESULTS/context.png" \
+LOGY=1 bench/chart.sh "$RESULTS/context.dat" "$RESULTS/context.png" \
   "bench_context: million handlers per second, median of ${1:-5} ($when)" "M handlers/s"
 
 echo
