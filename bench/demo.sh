@@ -12,17 +12,45 @@
 #   CONNS=n       wrk connections (default 100)
 #   JOBS=n        parallel compile jobs (default: the build tool's)
 #   STRACE=1      count system calls with strace -c instead of perf
+#   bench/demo.sh --plot results/demo-<date>.dat   redraws a chart
 # When Beast's own http_server_async, ported by tools/port.sh, has been
 # built (BUILD/test/port/port_http_server_async, from a configure with
-# -DASIO_URING_PORT_TESTS=ON), it is measured too, next to the same program
-# unported on boost::asio (target beast_http_server_asio, built here).
+# -DASIO_URING_PORT_TESTS=ON; or BEAST_SERVER=path), it is measured too,
+# next to the same program unported on boost::asio (target
+# beast_http_server_asio, built here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# chart TABLE.dat PNG: the three panels of the demonstration's figures.
+chart() {
+  gnuplot <<EOF
+set terminal pngcairo size 1200,460 font ",10" noenhanced
+set output "$2"
+set multiplot layout 1,3 title "HTTP hello, wrk -c${CONNS:-100}, $(date -r "$1" '+%Y-%m-%d'), $(uname -r), server on CPU 0, wrk on CPU 1 (bench/demo.sh)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.8
+set key off
+set grid ytics
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
+set xtics font ",8" rotate by -25
+set title "requests per second (higher is better)"
+plot "$1" using 2:xtic(1) lc rgb "#3a7bd5", "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8
+set title "server CPU µs per request (lower is better)"
+plot "$1" using 3:xtic(1) lc rgb "#e07b39", "" using 0:3:(sprintf("%.2f", \$3)) with labels offset 0,0.8
+set title "system calls per request (lower is better)"
+plot "$1" using 4:xtic(1) lc rgb "#5b9e47", "" using 0:4:(sprintf("%.3f", \$4)) with labels offset 0,0.8
+unset multiplot
+EOF
+}
+# bench/demo.sh --plot results/demo-<date>.dat: draws that table's chart again.
+if [ "${1:-}" = --plot ]; then chart "$2" "${2%.dat}.png"; echo "chart: ${2%.dat}.png"; exit; fi
 RUNS=${1:-3}
 SECS=${2:-4}
 B=${BUILD:-build-release}
 CONNS=${CONNS:-100}
-beast_ported=$B/test/port/port_http_server_async
+beast_ported=${BEAST_SERVER:-$B/test/port/port_http_server_async}
 
 if [ -z "${SKIP_BUILD:-}" ]; then
   # apt only when a tool is missing (an apt-get update alone can take a minute).
@@ -176,33 +204,13 @@ for s in "${servers[@]}"; do
   name=${s%%|*}; label=${s#*|}; label=${label%%|*}
   case $name in
     asio_uring) label=asio_uring ;; asio) label="boost::asio" ;;
-    beast_uring) label="Beast, asio_uring" ;; beast_asio) label="Beast, boost::asio" ;;
+    beast_uring) label="Beast on asio_uring" ;; beast_asio) label="Beast on boost::asio" ;;
   esac
   printf '"%s" %s %s %s\n' "$label" "${RATE[$name]}" "${CPU[$name]}" "${SYS[$name]}"
 done >"$dat"
 
 if command -v gnuplot >/dev/null; then
-  gnuplot <<EOF
-set terminal pngcairo size 1200,440 font ",10" noenhanced
-set output "results/demo-$stamp.png"
-set multiplot layout 1,3 title "HTTP hello, wrk -c$CONNS, $(date '+%Y-%m-%d'), $(uname -r), server on CPU 0, wrk on CPU 1 (bench/demo.sh)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set boxwidth 0.8
-set key off
-set grid ytics
-set yrange [0:*]
-set offsets 0, 0, graph 0.1, 0
-set xtics font ",8"
-set title "requests per second (higher is better)"
-plot "$dat" using 2:xtic(1) lc rgb "#3a7bd5", "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8
-set title "server CPU µs per request (lower is better)"
-plot "$dat" using 3:xtic(1) lc rgb "#e07b39", "" using 0:3:(sprintf("%.2f", \$3)) with labels offset 0,0.8
-set title "system calls per request (lower is better)"
-plot "$dat" using 4:xtic(1) lc rgb "#5b9e47", "" using 0:4:(sprintf("%.3f", \$4)) with labels offset 0,0.8
-unset multiplot
-EOF
+  chart "$dat" "results/demo-$stamp.png"
   echo "chart: results/demo-$stamp.png, table: $txt ($(( $(date +%s) - start )) s)"
 else
   echo "table: $txt (install gnuplot-nox for the chart)"
