@@ -3,6 +3,7 @@
 # cache and with O_DIRECT, at queue depth 1, 32 and 128: asio_uring vs
 # Asio's random_access_file (its io_uring backend) vs fio's io_uring engine
 # vs pread from a thread per queue slot. Reads per second, median of RUNS.
+# Every column runs pinned to CPU 0 (the pread pool's threads share it).
 #   bench/file.sh [FILE_MB] [RUNS] [SECONDS]     (defaults 1024 5 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,7 @@ for direct in 0 1; do
             uring) v=$(taskset -c 0 "$B/bench/bench_file" uring "$file" $1 $2 $qd "$SECS" $direct) ;;
             asio) v=$(taskset -c 0 "$B/bench/bench_file_asio" asio "$file" $1 $2 $qd "$SECS" $direct) ;;
             fio) v=$(fio_rate $1 $2 $qd $direct) ;;
-            pread) v=$("$B/bench/bench_file" pread "$file" $1 $2 $qd "$SECS" $direct) ;;
+            pread) v=$(taskset -c 0 "$B/bench/bench_file" pread "$file" $1 $2 $qd "$SECS" $direct) ;;
           esac
           V[$impl]+="$v "
         done

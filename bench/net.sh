@@ -5,10 +5,14 @@
 # emulated engine (ASIO_URING_ENGINE=emulated: what runs where the kernel
 # refuses io_uring). Server pinned to CPU 0, load
 # generator to CPU 1. For each cell: throughput, server CPU time per request
-# (busy time of CPU 0 from /proc/stat), each the median of RUNS runs, and
-# the ratio of asio_uring to each competitor.
+# (the server's on-CPU time from /proc/PID/task/*/schedstat), each the
+# median of RUNS runs, and the ratio of asio_uring to each competitor.
 #   bench/net.sh [RUNS] [SECONDS]          (defaults 3 runs of 2 s)
 #   BUILD=dir    use an existing release build
+#   ONLY=echo|http   just those cells
+#   RESULTS=dir  where the tables (.dat) and charts (.png) go
+#                (default results/net-<date>)
+# Progress (cell, cells left, elapsed time) goes to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
@@ -34,10 +38,12 @@ SERVER[emulated,echo]="env ASIO_URING_ENGINE=emulated $B/example/echo_server"
 SERVER[emulated,http]="env ASIO_URING_ENGINE=emulated $B/example/http_server"
 IMPLS="asio_uring asio_epoll asio_iouring uring_loop emulated"
 
-cpu0_busy() {  # busy jiffies of CPU 0
-  awk '$1=="cpu0"{print $2+$3+$4+$7+$8}' /proc/stat
+# On-CPU time of the server's threads (ns; includes the kernel's network
+# work done while they run). Not CPU 0's busy time from /proc/stat: on a
+# shared machine that counts other jobs' time too.
+cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
-hz=$(getconf CLK_TCK)
 
 # run_cell KIND IMPL CONNS SIZE -> "requests_per_s cpu_us_per_request"
 run_cell() {
@@ -51,7 +57,7 @@ run_cell() {
     sleep 0.05
   done
   local b0 b1 reqs rate
-  b0=$(cpu0_busy)
+  b0=$(cpu_ns $pid)
   if [ "$kind" = echo ]; then
     read -r reqs _ rate < <(taskset -c 1 "$B/bench/echo_client" $PORT "$conns" "$size" "$SECS")
   else
@@ -60,10 +66,10 @@ run_cell() {
     reqs=$(awk '/requests in/{print $1}' <<<"$out")
     rate=$(awk '/Requests\/sec/{print $2}' <<<"$out")
   fi
-  b1=$(cpu0_busy)
+  b1=$(cpu_ns $pid)
   kill -TERM $pid 2>/dev/null || true
   wait $pid 2>/dev/null || true
-  echo "$rate $(echo "($b1 - $b0) * 1000000 / $hz / $reqs" | bc -l)"
+  echo "$rate $(echo "($b1 - $b0) / 1000 / $reqs" | bc -l)"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
@@ -78,18 +84,31 @@ for impl in $IMPLS; do printf "%12s" "$impl"; done
 printf "%10s%10s%11s\n" "vs epoll" "vs loop" "emu/epoll"
 printf "%-16s%70s%36s   |%60s%31s\n" "" "(requests/s, median)" "(throughput ratio)" "(server CPU us/request)" "(CPU ratio)"
 
+todo=()
 for cell in "${cells[@]}"; do
   set -- $cell
-  # ONLY=http (or echo) runs just those cells.
   [ -n "${ONLY:-}" ] && [ "$1" != "$ONLY" ] && continue
+  todo+=("$cell")
+done
+RESULTS=${RESULTS:-results/net-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$RESULTS"
+echo "cell $IMPLS" >"$RESULTS/net_rate.dat"
+echo "cell $IMPLS" >"$RESULTS/net_cpu.dat"
+started=$(date +%s)
+i=0
+for cell in "${todo[@]}"; do
+  set -- $cell
   kind=$1 conns=$2 size=$3
+  i=$((i + 1))
   label="$kind c=$conns"
   [ "$kind" = echo ] && label="$label ${size}B"
   # Runs alternate between implementations, so drift of this shared
   # machine's speed during a cell hits every column alike.
   declare -A RATE CPU RS CS
   for impl in $IMPLS; do RS[$impl]=""; CS[$impl]=""; done
-  for _ in $(seq "$RUNS"); do
+  for run in $(seq "$RUNS"); do
+    printf "[net cell %d/%d, %d left] %s, run %d/%d, %d s elapsed\n" $i ${#todo[@]} $(( ${#todo[@]} - i )) \
+      "$label" "$run" "$RUNS" $(( $(date +%s) - started )) >&2
     for impl in $IMPLS; do
       read -r r c < <(run_cell "$kind" "$impl" "$conns" "$size")
       RS[$impl]+="$r "
@@ -111,4 +130,12 @@ for cell in "${cells[@]}"; do
     "$(echo "${CPU[asio_uring]} / ${CPU[asio_epoll]}" | bc -l)" \
     "$(echo "${CPU[asio_uring]} / ${CPU[uring_loop]}" | bc -l)" \
     "$(echo "${CPU[emulated]} / ${CPU[asio_epoll]}" | bc -l)"
+  { printf '"%s"' "$label"; for impl in $IMPLS; do printf " %s" "${RATE[$impl]}"; done; echo; } >>"$RESULTS/net_rate.dat"
+  { printf '"%s"' "$label"; for impl in $IMPLS; do printf " %s" "${CPU[$impl]}"; done; echo; } >>"$RESULTS/net_cpu.dat"
 done
+when="$(date '+%Y-%m-%d'), $(uname -r), $(nproc) CPUs, server on CPU 0, load on CPU 1"
+bench/chart.sh "$RESULTS/net_rate.dat" "$RESULTS/net_rate.png" \
+  "bench/net.sh $RUNS $SECS: requests (round trips) per second, median of $RUNS ($when)" "per second"
+bench/chart.sh "$RESULTS/net_cpu.dat" "$RESULTS/net_cpu.png" \
+  "bench/net.sh $RUNS $SECS: server CPU per request ($when)" "CPU µs per request"
+echo "charts: $RESULTS/net_rate.png $RESULTS/net_cpu.png ($(( $(date +%s) - started )) s)"
