@@ -116,10 +116,9 @@ int main()
   {
     asio_uring::io_context ctx;
     asio_uring::detail::ring& ring = ctx.impl().get_ring();
-    // The context has no engine() accessor on this branch: a context that
-    // could be built runs on the kernel's ring. Once io_context::engine()
-    // exists, print it here instead of this line.
-    std::printf("engine: io_uring\n");
+    std::printf("engine: %s%s\n", asio_uring::to_string(ctx.engine()),
+        ctx.engine() == asio_uring::engine_kind::emulated
+            ? " (the kernel refused io_uring, or ASIO_URING_ENGINE=emulated: epoll and non-blocking calls)" : "");
     const io_uring* r = ring.get();
     std::printf("entries: sq %u, cq %u\n", r->sq.ring_entries, r->cq.ring_entries);
     std::printf("setup flags: %s\n", names(setup_flags, ring.setup_flags()).c_str());
