@@ -13,14 +13,16 @@
 #   JOBS=n        parallel compile jobs (default: the build tool's)
 #   STRACE=1      count system calls with strace -c instead of perf
 #   bench/demo.sh --plot results/demo-<date>.dat   redraws a chart
-#   BEAST=1       also build Beast's own http_server_async, ported by
-#                 tools/port.sh (test/port), and the same program unported
-#                 on boost::asio (bench target beast_http_server_asio), and
-#                 measure both (about two minutes more of build)
+#   BEAST=        (empty) leave out Beast's own http_server_async; by
+#                 default it is built ported by tools/port.sh (test/port)
+#                 and unported on boost::asio (bench target
+#                 beast_http_server_asio), and both are measured (about a
+#                 minute more of build)
 # Whenever the ported server exists (BUILD/test/port/port_http_server_async,
 # or BEAST_SERVER=path) its rows are included; otherwise a note says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BEAST=${BEAST-1}
 # chart TABLE.dat PNG: the three panels of the demonstration's figures.
 chart() {
   gnuplot <<EOF
@@ -88,7 +90,7 @@ if [ -x "$beast_ported" ] && [ -x "$B/bench/beast_http_server_asio" ]; then
   servers+=("beast_uring|Beast http_server_async on asio_uring|$beast_ported 127.0.0.1 @PORT@ $docroot 1"
             "beast_asio|Beast http_server_async on boost::asio|$B/bench/beast_http_server_asio 127.0.0.1 @PORT@ $docroot 1")
 else
-  echo "note: no ported Beast server at $beast_ported (BEAST=1 bench/demo.sh builds it and adds its rows)"
+  echo "note: no ported Beast server at $beast_ported (bench/demo.sh without BEAST= builds it and adds its rows)"
 fi
 
 # System calls are counted by the kernel's raw_syscalls:sys_enter tracepoint
