@@ -178,14 +178,17 @@ BOOST_AUTO_TEST_CASE(descriptor_wait_modes_and_io_control)
   // Back to blocking: the read waits (poll) on the still non-blocking fd.
   d.non_blocking(false);
   BOOST_TEST(d.native_non_blocking());
+  // Boost.Test is not thread-safe: the writer only records its result.
+  ssize_t written = 0;
   std::thread writer([&] {
     std::this_thread::sleep_for(20ms);
-    BOOST_REQUIRE(::write(p.fds[1], "q", 1) == 1);
+    written = ::write(p.fds[1], "q", 1);
   });
   BOOST_TEST(d.read_some(asio::buffer(buf), ec) == 1u);
+  writer.join();
+  BOOST_TEST(written == 1);
   BOOST_TEST(!ec);
   BOOST_TEST(buf[0] == 'q');
-  writer.join();
 
   asio_uring::posix::stream_descriptor wr(ctx, p.fds[1]);
   wr.wait(asio_uring::posix::descriptor::wait_write, ec);
