@@ -64,6 +64,14 @@ stop() {
   fi
 }
 
+# ws_echo LABEL CLIENT PORT MESSAGE: the websocket client program must print
+# MESSAGE, echoed by the server.
+ws_echo() {
+  local got
+  got=$(timeout 10 "$bin/$2" 127.0.0.1 "$3" "$4")
+  [ "$got" = "$4" ] || fail "$1: $2 got '$got'"
+}
+
 mkdir -p "$work/root"
 printf 'ported by a rename\n' > "$work/root/index.html"
 head -c 300000 /dev/urandom > "$work/root/blob.bin"
@@ -91,12 +99,9 @@ echo "http_server_async done"
 port=$(free_port)
 start websocket_server_async 127.0.0.1 "$port" 1
 if wait_port "$port"; then
-  got=$(timeout 10 "$bin/port_websocket_client_async" 127.0.0.1 "$port" "ring echo one")
-  [ "$got" = "ring echo one" ] || fail "websocket: ported async client got '$got'"
-  got=$(timeout 10 "$bin/port_websocket_client_sync" 127.0.0.1 "$port" "ring echo two")
-  [ "$got" = "ring echo two" ] || fail "websocket: ported sync client got '$got'"
-  got=$(timeout 10 "$bin/plain_websocket_client_async" 127.0.0.1 "$port" "plain asio peer")
-  [ "$got" = "plain asio peer" ] || fail "websocket: plain Asio client got '$got'"
+  ws_echo websocket port_websocket_client_async "$port" "ring echo one"
+  ws_echo websocket port_websocket_client_sync "$port" "ring echo two"
+  ws_echo websocket plain_websocket_client_async "$port" "plain asio peer"
 else
   fail "websocket server did not listen: $(cat "$work/websocket_server_async.out")"
 fi
@@ -109,10 +114,8 @@ start advanced_server 127.0.0.1 "$port" "$work/root" 2
 if wait_port "$port"; then
   got=$(curl -s "http://127.0.0.1:$port/index.html")
   [ "$got" = "ported by a rename" ] || fail "advanced: GET gave '$got'"
-  got=$(timeout 10 "$bin/port_websocket_client_async" 127.0.0.1 "$port" "same port websocket")
-  [ "$got" = "same port websocket" ] || fail "advanced: websocket client got '$got'"
-  got=$(timeout 10 "$bin/plain_websocket_client_async" 127.0.0.1 "$port" "plain peer")
-  [ "$got" = "plain peer" ] || fail "advanced: plain websocket client got '$got'"
+  ws_echo advanced port_websocket_client_async "$port" "same port websocket"
+  ws_echo advanced plain_websocket_client_async "$port" "plain peer"
 else
   fail "advanced server did not listen: $(cat "$work/advanced_server.out")"
 fi
