@@ -61,6 +61,47 @@ unsigned round_up_pow2(unsigned n) noexcept
 
 } // namespace
 
+} // namespace asio_uring::detail
+
+namespace asio_uring {
+
+void apply_feature_env(io_context_options& o)
+{
+  const char* env = std::getenv("ASIO_URING_FEATURES");
+  if (!env) return;
+  std::string list(env);
+  std::size_t pos = 0;
+  while (pos <= list.size())
+  {
+    std::size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    bool on = true;
+    if (item[0] == '-' || item[0] == '+')
+    {
+      on = item[0] == '+';
+      item.erase(0, 1);
+    }
+    if (item == "single_issuer") o.single_issuer = on;
+    else if (item == "register_ring_fd") o.register_ring_fd = on;
+    else if (item == "multishot_accept") o.multishot_accept = on;
+    else if (item == "multishot_recv") o.multishot_recv = on;
+    else if (item == "send_zc") o.send_zc_threshold = on ? (o.send_zc_threshold ? o.send_zc_threshold : 64 * 1024) : 0;
+    else if (item == "registered_files") o.registered_files = on;
+    else if (item == "coop_taskrun") o.coop_taskrun = on;
+    else
+      throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: unknown feature \""
+          + item + "\" (known: single_issuer, register_ring_fd, multishot_accept, "
+          "multishot_recv, send_zc, registered_files, coop_taskrun)");
+  }
+}
+
+} // namespace asio_uring
+
+namespace asio_uring::detail {
+
 const char* ring_setup_hint(int err) noexcept
 {
   switch (err)
@@ -97,8 +138,10 @@ const char* ring_setup_hint(int err) noexcept
   }
 }
 
-ring::ring(const io_context_options& opts) : opts_(opts)
+ring::ring(const io_context_options& options) : opts_(options)
 {
+  apply_feature_env(opts_);
+  const io_context_options& opts = opts_;
   const engine_kind want = chosen_engine(opts.engine);
   if (want != engine_kind::emulated)
   {

@@ -200,3 +200,37 @@ BOOST_AUTO_TEST_CASE(hint_names_the_sysctl_and_memlock)
   BOOST_TEST(std::strstr(asio_uring::detail::ring_setup_hint(ENOMEM), "RLIMIT_MEMLOCK") != nullptr);
   BOOST_TEST(std::strstr(asio_uring::detail::ring_setup_hint(EPERM), "io_uring_disabled") != nullptr);
 }
+
+BOOST_AUTO_TEST_CASE(feature_environment_variable)
+{
+  struct env_guard
+  {
+    env_guard(const char* v) { ::setenv("ASIO_URING_FEATURES", v, 1); }
+    ~env_guard() { ::unsetenv("ASIO_URING_FEATURES"); }
+  };
+  {
+    env_guard g("-single_issuer,-multishot_accept,+registered_files,-send_zc,,-multishot_recv");
+    asio_uring::io_context_options o;
+    asio_uring::apply_feature_env(o);
+    BOOST_TEST(!o.single_issuer);
+    BOOST_TEST(!o.multishot_accept);
+    BOOST_TEST(!o.multishot_recv);
+    BOOST_TEST(o.registered_files);
+    BOOST_TEST(o.send_zc_threshold == 0u);
+    BOOST_TEST(o.register_ring_fd);
+  }
+  {
+    env_guard g("-multishot");
+    asio_uring::io_context_options o;
+    try
+    {
+      asio_uring::apply_feature_env(o);
+      BOOST_FAIL("no exception");
+    }
+    catch (const std::invalid_argument& e)
+    {
+      BOOST_TEST(std::string(e.what()).find("unknown feature \"multishot\"") != std::string::npos);
+    }
+    BOOST_CHECK_THROW(asio_uring::io_context{}, std::invalid_argument);
+  }
+}

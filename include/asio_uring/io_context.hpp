@@ -100,9 +100,9 @@ public:
   using count_type = std::size_t;
 
   io_context() : io_context(io_context_options{}) {}
-  // Accepted for source compatibility with boost::asio::io_context; the ring
-  // does not depend on it.
-  explicit io_context(int /*concurrency_hint*/) : io_context(io_context_options{}) {}
+  // As boost::asio::io_context's: 1 says one thread runs the context, which
+  // lets the ring use single_issuer (io_context_options).
+  explicit io_context(int concurrency_hint) : io_context(hinted(concurrency_hint)) {}
   explicit io_context(const io_context_options& opts)
     : impl_(std::make_unique<detail::scheduler>(opts))
   {
@@ -118,6 +118,14 @@ public:
   }
 
   io_context(const io_context&) = delete;
+private:
+  static io_context_options hinted(int hint) noexcept
+  {
+    io_context_options o;
+    o.concurrency_hint = hint;
+    return o;
+  }
+public:
   io_context& operator=(const io_context&) = delete;
 
   executor_type get_executor() noexcept;

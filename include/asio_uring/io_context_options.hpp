@@ -1,6 +1,8 @@
 // Construction options of asio_uring::io_context.
 #pragma once
 
+#include <cstddef>
+
 namespace asio_uring {
 
 // What performs the context's requests.
@@ -46,6 +48,42 @@ struct io_context_options
   // Ask the kernel to run completion work only when we enter it
   // (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG).
   bool coop_taskrun = true;
+
+  // --- the fast path (doc/design.md, "The fast path") -----------------------
+  // Each feature is probed at run time and used only where the engine has it
+  // (the emulated engine has none of them); these switch them off, for
+  // ablation or for a kernel that misbehaves. The environment variable
+  // ASIO_URING_FEATURES, a comma-separated list of "-name" / "+name" with the
+  // names below (e.g. "-single_issuer,-multishot_recv"), overrides them for
+  // the whole process (see apply_feature_env).
+
+  // Asio's concurrency hint, as passed to io_context(int). 1 (one thread
+  // runs the context) enables single_issuer.
+  int concurrency_hint = 0;
+  // With concurrency_hint 1: IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN.
+  bool single_issuer = true;
+  // io_uring_register_ring_fd: io_uring_enter without an fd lookup.
+  bool register_ring_fd = true;
+  // One IORING_ACCEPT_MULTISHOT request for an acceptor that keeps
+  // accepting; up to accept_backlog connections accepted while no
+  // async_accept is pending are kept for the next one.
+  bool multishot_accept = true;
+  unsigned accept_backlog = 64;
+  // Multishot receive into a provided buffer ring for stream sockets that
+  // read repeatedly: recv_buffers buffers of recv_buffer_size bytes per
+  // context (recv_buffers a power of two).
+  bool multishot_recv = true;
+  unsigned recv_buffer_size = 4096;
+  unsigned recv_buffers = 1024;
+  // Sends of at least this many bytes use IORING_OP_SEND_ZC; 0: never.
+  std::size_t send_zc_threshold = 64 * 1024;
+  // Sockets are also registered in the ring's file table (IOSQE_FIXED_FILE);
+  // native_handle() stays a real descriptor.
+  bool registered_files = false;
 };
+
+// Applies ASIO_URING_FEATURES to `o`. Throws std::invalid_argument naming an
+// unknown feature.
+void apply_feature_env(io_context_options& o);
 
 } // namespace asio_uring

@@ -34,6 +34,8 @@ public:
   void renew();
 
   io_uring* get() noexcept { return &ring_; }
+  // The options after ASIO_URING_FEATURES.
+  const io_context_options& options() const noexcept { return opts_; }
   engine_kind engine() const noexcept { return emu_ ? engine_kind::emulated : engine_kind::io_uring; }
   unsigned setup_flags() const noexcept { return flags_; }
   unsigned features() const noexcept { return ring_.features; }
