@@ -39,12 +39,14 @@
 # charts (bench/chart.sh) beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# QUICK counts system calls during the CPU runs (perf attached: their CPU
+# figures include perf's cost) instead of in runs of their own.
 if [ -n "${QUICK:-}" ]; then
   RUNS=${RUNS:-1} SECS=${SECS:-1}
-  ECHO_N=${ECHO_N:-2000} HTTP_S="1 2" INSTR_N=${INSTR_N:-5000}
+  ECHO_N=${ECHO_N:-2000} ALLOC_X=3 HTTP_S="1 2" INSTR_N=${INSTR_N:-5000}
 else
   RUNS=${RUNS:-5} SECS=${SECS:-3}
-  ECHO_N=${ECHO_N:-20000} HTTP_S="1 3" INSTR_N=${INSTR_N:-20000}
+  ECHO_N=${ECHO_N:-20000} ALLOC_X=6 HTTP_S="1 3" INSTR_N=${INSTR_N:-20000}
 fi
 B=${BUILD:-build-release}
 FEATURES="single_issuer register_ring_fd multishot_accept multishot_recv send_zc registered_files"
@@ -184,8 +186,6 @@ measure() {
   if [ "$kind" = echo ]; then
     echo go >&7
     read -r -u 8 reqs _ rate || reqs=nan
-    exec 7>&- 8<&-
-    wait "$client" 2>/dev/null || sed 's/^/ablation.sh: echo_client: /' "$tmp/client.err" >&2
   else
     local out
     out=$(taskset -c 1 wrk -t1 -c"$conns" -d"${SECS}s" "http://127.0.0.1:$port/")
@@ -197,6 +197,10 @@ measure() {
     kill -INT "$perfpid" 2>/dev/null || true
     wait "$perfpid" 2>/dev/null || true
     calls=$(div "$(awk -F, '/raw_syscalls/{print $1}' "$tmp/perf")" "$reqs")
+  fi
+  if [ -n "$client" ]; then  # the client closes its connections now, outside the window
+    exec 7>&- 8<&-
+    wait "$client" 2>/dev/null || sed 's/^/ablation.sh: echo_client: /' "$tmp/client.err" >&2
   fi
   stop_server "$pid"
   rm -rf "$tmp"
@@ -225,7 +229,7 @@ allocs() {
 allocs_per_request() {  # COLUMN CELL
   local kind=${2%%:*} conns=${2#*:} n1 n2 r1 a1 r2 a2
   if [ "$kind" = echo ]; then
-    n1=$(( ECHO_N > 2 * conns ? ECHO_N : 2 * conns )); n2=$(( n1 * 6 ))
+    n1=$(( ECHO_N > 2 * conns ? ECHO_N : 2 * conns )); n2=$(( n1 * ALLOC_X ))
   else read -r n1 n2 <<<"$HTTP_S"; fi
   read -r r1 a1 < <(allocs "$1" "$2" "$n1")
   read -r r2 a2 < <(allocs "$1" "$2" "$n2")
@@ -309,6 +313,10 @@ when="$(date '+%Y-%m-%d'), $(uname -r), server on CPU 0, load on CPU 1"
 
 # --- part 1: CPU per request and requests/s ----------------------------------
 declare -A RATE CPU SYS ALLOC INSTR
+perf_ok=""
+perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true 2>/dev/null && perf_ok=1
+cpu_mode=cpu
+[ -n "${QUICK:-}" ] && [ -n "$perf_ok" ] && has_part syscalls && cpu_mode=syscalls
 if has_part cpu; then
   i=0
   for cell in "${RUN_CELLS[@]}"; do
@@ -319,9 +327,10 @@ if has_part cpu; then
       for col in "${COLS[@]}"; do
         j=$((j + 1))
         progress "cpu: cell $i/${#RUN_CELLS[@]} ($(label "$cell")), run $run/$RUNS, column $j/${#COLS[@]} ($col)"
-        read -r r c _ < <(measure "$col" "$cell" cpu)
+        read -r r c s < <(measure "$col" "$cell" "$cpu_mode")
         RS[$col]+="$r "
         CS[$col]+="$c "
+        SYS[$col,$cell]=$s
       done
     done
     for col in "${COLS[@]}"; do
@@ -345,17 +354,20 @@ fi
 
 # --- part 2: system calls per request ------------------------------------------
 if has_part syscalls; then
-  if perf stat -e raw_syscalls:sys_enter -x, -o /dev/null true 2>/dev/null; then
+  if [ -n "$perf_ok" ]; then
     i=0
-    for cell in "${RUN_CELLS[@]}"; do
+    [ "$cpu_mode" = syscalls ] && has_part cpu && RUN_SYS=() || RUN_SYS=("${RUN_CELLS[@]}")
+    for cell in "${RUN_SYS[@]}"; do
       i=$((i + 1))
       for col in "${COLS[@]}"; do
-        progress "syscalls: cell $i/${#RUN_CELLS[@]} ($(label "$cell")), column $col"
+        progress "syscalls: cell $i/${#RUN_SYS[@]} ($(label "$cell")), column $col"
         read -r _ _ s < <(measure "$col" "$cell" syscalls)
         SYS[$col,$cell]=$s
       done
     done
-    table "system calls per request (perf raw_syscalls:sys_enter, server threads, one run of $SECS s)" SYS .3f "${RUN_CELLS[@]}"
+    how="one run of $SECS s"
+    [ ${#RUN_SYS[@]} = 0 ] && how="counted during the CPU runs (QUICK)"
+    table "system calls per request (perf raw_syscalls:sys_enter, server threads, $how)" SYS .3f "${RUN_CELLS[@]}"
     dat "$RESULTS/syscalls.dat" SYS "${RUN_CELLS[@]}"
   else
     say "(system calls: perf cannot open raw_syscalls:sys_enter here; part skipped)"

@@ -8,8 +8,10 @@
 // For bench/ablation.sh (thousands of connections):
 //   ECHO_CLIENT_WAIT=1   once every connection is open, print
 //                        "connected N" and wait for a line on stdin before
-//                        sending (so the caller can leave connection set-up
-//                        out of what it measures)
+//                        sending, and after printing the result wait for
+//                        another line (or the end of stdin) before closing
+//                        (so the caller can leave connection set-up and
+//                        tear-down out of what it measures)
 //   MESSAGE_BYTES 0      idle connections: open them, print "connected N",
 //                        send nothing, close them when stdin has a line or
 //                        ends (SECONDS is ignored)
@@ -193,6 +195,11 @@ int main(int argc, char** argv)
   }
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%ld %.3f %.0f\n", round_trips, took, round_trips / took);
+  if (wait)
+  {
+    std::fflush(stdout);
+    wait_for_go();
+  }
   for (auto& c : cs) ::close(c.fd);
   io_uring_queue_exit(&ring);
   return 0;
