@@ -36,7 +36,7 @@
 #   RESULTS=dir                    default results/ablation-<date>
 # Progress (part, cell, run, column, elapsed time) goes to stderr; the
 # tables go to stdout and RESULTS/ablation.txt, with .dat tables and PNG
-# charts (bench/chart.sh) beside them.
+# charts beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # QUICK counts system calls during the CPU runs (perf attached: their CPU
@@ -299,6 +299,26 @@ dat() {
       for col in "${COLS[@]}"; do printf " %s" "${values[$col,$cell]:-nan}"; done; echo
     done; } >"$file"
 }
+# chart TABLE PNG TITLE YLABEL: bench/chart.sh's clustered bars with the key
+# beside the plot and a colour per column (eleven columns)
+chart() {
+  command -v gnuplot >/dev/null || { echo "ablation.sh: no gnuplot: $2 not written" >&2; return 0; }
+  gnuplot <<EOF
+set terminal pngcairo size 1300,480 font ",10" noenhanced
+set output "$2"
+set title "$3"
+set ylabel "$4"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set key outside right top autotitle columnheader
+set grid ytics
+set yrange [0:*]
+set xtics font ",9"
+array C[12] = ["#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a", "#9467bd", "#d62728", "#7f7f7f", "#bcbd22", "#17becf", "#8c564b"]
+plot for [c=2:$(head -1 "$1" | awk '{print NF}')] "$1" using c:xtic(1) lc rgb C[(c - 2) % 12 + 1]
+EOF
+}
 has_col() { [[ " ${COLS[*]} " == *" $1 "* ]]; }
 
 say "bench/ablation.sh${QUICK:+ (QUICK=1: a smoke of the script, not a measurement)}, $(date '+%Y-%m-%d %H:%M'), $(uname -r), $(nproc) CPUs ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo))"
@@ -346,9 +366,9 @@ if has_part cpu; then
   has_col uring_loop && ratio_table "requests per second relative to uring_loop" RATE uring_loop 0 "${RUN_CELLS[@]}"
   dat "$RESULTS/cpu.dat" CPU "${RUN_CELLS[@]}"
   dat "$RESULTS/rate.dat" RATE "${RUN_CELLS[@]}"
-  bench/chart.sh "$RESULTS/cpu.dat" "$RESULTS/cpu.png" \
+  chart "$RESULTS/cpu.dat" "$RESULTS/cpu.png" \
     "bench/ablation.sh: server CPU per request, median of $RUNS ($when)" "CPU µs per request"
-  bench/chart.sh "$RESULTS/rate.dat" "$RESULTS/rate.png" \
+  chart "$RESULTS/rate.dat" "$RESULTS/rate.png" \
     "bench/ablation.sh: requests per second, median of $RUNS ($when)" "per second"
 fi
 
@@ -403,7 +423,7 @@ if has_part instr; then
   table "user-space instructions per request (callgrind)" INSTR .0f "${IC[@]}"
   has_col asio_epoll && ratio_table "instructions per request relative to asio_epoll" INSTR asio_epoll 0 "${IC[@]}"
   dat "$RESULTS/instructions.dat" INSTR "${IC[@]}"
-  bench/chart.sh "$RESULTS/instructions.dat" "$RESULTS/instructions.png" \
+  chart "$RESULTS/instructions.dat" "$RESULTS/instructions.png" \
     "bench/ablation.sh: user-space instructions per request, callgrind ($when)" "instructions"
 fi
 
