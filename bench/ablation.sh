@@ -20,7 +20,7 @@
 #   bench/ablation.sh              the full run (5 runs of 3 s per cell; about
 #                                  half an hour: on a quiet machine only)
 #   QUICK=1 bench/ablation.sh      a smoke of the script: 1 run of 1 s per
-#                                  cell, short counting runs (a few minutes;
+#                                  cell, short counting runs (about six minutes;
 #                                  its numbers are not measurements)
 #   RUNS=n SECS=s                  override either mode's runs and seconds
 #   BUILD=dir (default build-release)  SKIP_BUILD=1  JOBS=n
