@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio_uring/basic_socket.hpp>
+#include <asio_uring/detail/send_zc.hpp>
 
 #include <sys/socket.h>
 
@@ -210,6 +211,16 @@ public:
         [this](auto handler, const ConstBufferSequence& bufs, int flags) {
           detail::send_kind k(this->fd_, bufs, flags);
           std::size_t bytes = k.bufs.total;
+          // Large plain sends try zero copy (detail/send_zc.hpp).
+          detail::send_zc_state& zc = this->sched_->send_zc();
+          if (flags == 0 && this->fd_ >= 0 && zc.wanted(bytes, k.bufs.count)
+              && !zc.refused(this->protocol_.family()))
+          {
+            using op = detail::send_zc_op<decltype(handler), Executor, detail::send_kind>;
+            this->async_used_ = true;
+            op::launch(handler, this->ex_, *this->sched_, std::move(k), this->protocol_.family());
+            return;
+          }
           this->template launch_transfer<detail::send_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
