@@ -46,6 +46,15 @@ std::string pattern(std::size_t n, std::size_t seed = 0)
   return s;
 }
 
+// Every peer here is on this host, where the library keeps copying unless
+// told otherwise: these tests tell it otherwise.
+asio_uring::io_context_options local_zc()
+{
+  asio_uring::io_context_options o;
+  o.send_zc_local = true;
+  return o;
+}
+
 asio_uring::detail::send_zc_state& zc_of(asio_uring::io_context& ctx)
 {
   return ctx.impl().send_zc();
@@ -57,7 +66,7 @@ bool zc_expected(asio_uring::io_context& ctx)
 {
   auto& r = ctx.impl().get_ring();
   return r.engine() == asio_uring::engine_kind::io_uring && r.supports(IORING_OP_SEND_ZC)
-      && r.options().send_zc_threshold != 0;
+      && r.options().send_zc_threshold != 0 && r.options().send_zc_local;
 }
 
 std::size_t threshold_of(asio_uring::io_context& ctx)
@@ -112,7 +121,7 @@ struct writer
 
 BOOST_AUTO_TEST_CASE(sizes_around_the_threshold_exact_bytes_handler_after_notification)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   const bool zc = zc_expected(ctx);
   const std::size_t t = threshold_of(ctx);
   std::size_t seed = 0;
@@ -159,7 +168,7 @@ BOOST_AUTO_TEST_CASE(sizes_around_the_threshold_exact_bytes_handler_after_notifi
 
 BOOST_AUTO_TEST_CASE(buffer_sequence_sendmsg_zc_exact_bytes)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   const std::size_t part = threshold_of(ctx) / 2 + 1;
   const std::string a = pattern(part, 1), b = pattern(part, 2), c = pattern(3 * part, 3);
@@ -191,7 +200,7 @@ BOOST_AUTO_TEST_CASE(buffer_sequence_sendmsg_zc_exact_bytes)
 
 BOOST_AUTO_TEST_CASE(async_write_16mib_to_a_slow_reader)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   const std::string data = pattern(16 << 20, 5);
   std::string got;
@@ -226,7 +235,7 @@ BOOST_AUTO_TEST_CASE(async_write_16mib_to_a_slow_reader)
 
 BOOST_AUTO_TEST_CASE(peer_closed_is_broken_pipe_or_reset)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   p.server.set_option(net::socket_base::linger(true, 0));  // close sends RST
   p.server.close();
@@ -248,7 +257,7 @@ BOOST_AUTO_TEST_CASE(peer_closed_is_broken_pipe_or_reset)
 // the buffer, so the notification comes at once.
 BOOST_AUTO_TEST_CASE(cancel_pending_large_send_through_slot)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   BOOST_TEST(fill(p.client) > 0u);
   const std::string data = pattern(1 << 20, 7);
@@ -282,7 +291,7 @@ BOOST_AUTO_TEST_CASE(cancel_pending_large_send_through_slot)
 // kernel lets go of the buffer. With a copying send it ran long before.
 BOOST_AUTO_TEST_CASE(cancel_large_send_to_a_reader_that_never_reads)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   const bool zc = zc_expected(ctx);
   tcp_pair p(ctx, 64 * 1024);  // most of the 16 MiB cannot leave the sender
   const std::string data = pattern(16 << 20, 8);
@@ -317,7 +326,7 @@ BOOST_AUTO_TEST_CASE(cancel_large_send_to_a_reader_that_never_reads)
 
 BOOST_AUTO_TEST_CASE(close_with_a_pending_zero_copy_send)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   fill(p.client);
   auto data = std::make_unique<std::string>(pattern(1 << 20, 9));
@@ -341,7 +350,7 @@ BOOST_AUTO_TEST_CASE(close_with_a_pending_zero_copy_send)
 // outlives the kernel's use of it (ASan checks the rest).
 BOOST_AUTO_TEST_CASE(close_while_the_kernel_holds_the_buffer)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   tcp_pair p(ctx);
   auto data = std::make_unique<std::string>(pattern(16 << 20, 10));
   int handlers = 0;
@@ -376,7 +385,7 @@ BOOST_AUTO_TEST_CASE(context_destroyed_with_a_pending_zero_copy_send)
     ~marker() { if (d) *d = true; }
   };
   {
-    asio_uring::io_context ctx;
+    asio_uring::io_context ctx(local_zc());
     tcp_pair p(ctx);
     fill(p.client);
     p.client.async_write_some(net::buffer(data), [&ran, m = marker(&destroyed)](error_code, std::size_t) {
@@ -392,7 +401,7 @@ BOOST_AUTO_TEST_CASE(context_destroyed_with_a_pending_zero_copy_send)
 // send, the context remembers it for the family, TCP keeps zero copy.
 BOOST_AUTO_TEST_CASE(unix_socketpair_falls_back_once_per_context)
 {
-  asio_uring::io_context ctx;
+  asio_uring::io_context ctx(local_zc());
   const bool zc = zc_expected(ctx);
   using local = asio_uring::local::stream_protocol;
   local::socket a(ctx), b(ctx);
@@ -427,7 +436,7 @@ BOOST_AUTO_TEST_CASE(unix_socketpair_falls_back_once_per_context)
 
 BOOST_AUTO_TEST_CASE(threshold_option_and_completion_tokens)
 {
-  asio_uring::io_context_options opts;
+  asio_uring::io_context_options opts = local_zc();
   opts.send_zc_threshold = 1;  // every send
   asio_uring::io_context ctx(opts);
   const bool zc = zc_expected(ctx);
@@ -453,7 +462,7 @@ BOOST_AUTO_TEST_CASE(threshold_option_and_completion_tokens)
   BOOST_TEST(n == 1u);
   BOOST_TEST(get(zc_of(ctx).stats.requests) == (zc ? 1u : 0u));
 
-  asio_uring::io_context_options off;
+  asio_uring::io_context_options off = local_zc();
   off.send_zc_threshold = 0;
   asio_uring::io_context ctx0(off);
   BOOST_TEST(!zc_expected(ctx0));
@@ -465,4 +474,31 @@ BOOST_AUTO_TEST_CASE(threshold_option_and_completion_tokens)
   ctx0.run();
   BOOST_TEST((got0 == big));
   BOOST_TEST(get(zc_of(ctx0).stats.requests) == 0u);
+}
+
+// By default a peer on this host (here: loopback, and the socket's own
+// address) gets copying sends: the kernel would copy anyway.
+BOOST_AUTO_TEST_CASE(local_peers_keep_copying_by_default)
+{
+  asio_uring::io_context ctx;
+  BOOST_TEST(!ctx.impl().get_ring().options().send_zc_local);
+  const std::string data = pattern(1 << 20, 14);
+  tcp_pair p(ctx);
+  std::string got(data.size(), '\0');
+  net::async_read(p.server, net::buffer(got), [](error_code e, std::size_t) { BOOST_TEST(!e); });
+  net::async_write(p.client, net::buffer(data), [](error_code e, std::size_t) { BOOST_TEST(!e); });
+  ctx.run();
+  BOOST_TEST((got == data));
+  BOOST_TEST(get(zc_of(ctx).stats.requests) == 0u);
+
+  BOOST_TEST(asio_uring::detail::peer_on_this_host(p.client.native_handle()));
+  BOOST_TEST(!asio_uring::detail::peer_on_this_host(-1));
+  asio_uring::ip::udp::socket u(ctx, {net::ip::udp::v6(), 0});  // not connected: no peer
+  BOOST_TEST(!asio_uring::detail::peer_on_this_host(u.native_handle()));
+  tcp::acceptor a6(ctx, {net::ip::address_v6::loopback(), 0});
+  tcp::socket c6(ctx), s6(ctx);
+  c6.connect(a6.local_endpoint());
+  a6.accept(s6);
+  BOOST_TEST(asio_uring::detail::peer_on_this_host(c6.native_handle()));
+  BOOST_TEST(asio_uring::detail::peer_on_this_host(s6.native_handle()));
 }

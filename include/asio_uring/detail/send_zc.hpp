@@ -15,9 +15,39 @@
 #include <asio_uring/detail/send_zc_state.hpp>
 #include <asio_uring/detail/uring_op.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cerrno>
+#include <cstring>
 
 namespace asio_uring::detail {
+
+// The connected IPv4/IPv6 peer of `fd` is on this host (a loopback address
+// or the socket's own address): the kernel would copy a zero-copy send to it.
+// False for other families (AF_UNIX refuses zero copy outright: EOPNOTSUPP).
+inline bool peer_on_this_host(int fd) noexcept
+{
+  sockaddr_storage peer{}, self{};
+  socklen_t plen = sizeof peer, slen = sizeof self;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &slen) != 0)
+    return false;
+  if (peer.ss_family == AF_INET)
+  {
+    const auto& p = reinterpret_cast<const sockaddr_in&>(peer).sin_addr;
+    const auto& s = reinterpret_cast<const sockaddr_in&>(self).sin_addr;
+    return (ntohl(p.s_addr) >> 24) == 127 || p.s_addr == s.s_addr;
+  }
+  if (peer.ss_family == AF_INET6)
+  {
+    const auto& p = reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr;
+    const auto& s = reinterpret_cast<const sockaddr_in6&>(self).sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&p) || (IN6_IS_ADDR_V4MAPPED(&p) && p.s6_addr[12] == 127)
+        || std::memcmp(&p, &s, sizeof p) == 0;
+  }
+  return false;
+}
 
 // `Kind` is the copying send (send_kind): its fd, flags, bufs and msg, and
 // its prep() for the fallback.

@@ -35,7 +35,7 @@ public:
   explicit send_zc_state(const ring& r) noexcept
     : threshold_(r.engine() == engine_kind::io_uring && r.supports(IORING_OP_SEND_ZC)
             && r.options().send_zc_threshold != 0 ? r.options().send_zc_threshold : never),
-      sendmsg_(r.supports(IORING_OP_SENDMSG_ZC))
+      sendmsg_(r.supports(IORING_OP_SENDMSG_ZC)), local_(r.options().send_zc_local)
   {
   }
 
@@ -49,6 +49,9 @@ public:
   {
     return refused_families_.load(std::memory_order_relaxed) & family_bit(family);
   }
+
+  // Zero copy even when the peer is on this host (send_zc_local).
+  bool local_peers() const noexcept { return local_; }
 
   // The kernel answered EOPNOTSUPP: sockets of this family cannot send
   // without copying (SOCK_SUPPORT_ZC is per protocol, e.g. none for AF_UNIX).
@@ -79,6 +82,7 @@ private:
   std::atomic<std::uint64_t> refused_families_{0};
   std::atomic<bool> usage_report_{true};
   const bool sendmsg_;
+  const bool local_;
 };
 
 } // namespace asio_uring::detail
