@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <cstdlib>
 #include <future>
 
 namespace net = boost::asio;
@@ -503,6 +504,20 @@ BOOST_AUTO_TEST_CASE(local_peers_keep_copying_by_default)
   a6.accept(s6);
   BOOST_TEST(asio_uring::detail::peer_on_this_host(c6.native_handle()));
   BOOST_TEST(asio_uring::detail::peer_on_this_host(s6.native_handle()));
+
+  // ASIO_URING_FEATURES=+send_zc_local turns it on for the process (the
+  // variable is put back as it was: this suite also runs with it set).
+  const char* old = std::getenv("ASIO_URING_FEATURES");
+  const std::string saved = old ? old : "";
+  ::setenv("ASIO_URING_FEATURES", "+send_zc_local", 1);
+  bool local = false;
+  {
+    asio_uring::io_context on;
+    local = on.impl().get_ring().options().send_zc_local;
+  }
+  if (old) ::setenv("ASIO_URING_FEATURES", saved.c_str(), 1);
+  else ::unsetenv("ASIO_URING_FEATURES");
+  BOOST_TEST(local);
 }
 
 // Beast's http::async_write of a large body over our socket: the body goes
