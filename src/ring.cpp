@@ -90,11 +90,12 @@ void apply_feature_env(io_context_options& o)
     else if (item == "multishot_recv") o.multishot_recv = on;
     else if (item == "send_zc") o.send_zc_threshold = on ? (o.send_zc_threshold ? o.send_zc_threshold : 64 * 1024) : 0;
     else if (item == "registered_files") o.registered_files = on;
+    else if (item == "send_zc_local") o.send_zc_local = on;
     else if (item == "coop_taskrun") o.coop_taskrun = on;
     else
       throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: unknown feature \""
           + item + "\" (known: single_issuer, register_ring_fd, multishot_accept, "
-          "multishot_recv, send_zc, registered_files, coop_taskrun)");
+          "multishot_recv, send_zc, registered_files, coop_taskrun, send_zc_local)");
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio_uring/basic_socket.hpp>
+#include <asio_uring/detail/send_zc.hpp>
 
 #include <sys/socket.h>
 
@@ -127,6 +128,7 @@ public:
       basic_stream_socket&> operator=(basic_stream_socket<P1, E1>&& o)
   {
     base::operator=(std::move(o));
+    zc_fd_ = -1;
     return *this;
   }
 
@@ -210,6 +212,16 @@ public:
         [this](auto handler, const ConstBufferSequence& bufs, int flags) {
           detail::send_kind k(this->fd_, bufs, flags);
           std::size_t bytes = k.bufs.total;
+          // Large plain sends try zero copy (detail/send_zc.hpp).
+          detail::send_zc_state& zc = this->sched_->send_zc();
+          if (flags == 0 && this->fd_ >= 0 && zc.wanted(bytes, k.bufs.count)
+              && !zc.refused(this->protocol_.family()) && zc_peer_remote(zc))
+          {
+            using op = detail::send_zc_op<decltype(handler), Executor, detail::send_kind>;
+            this->async_used_ = true;
+            op::launch(handler, this->ex_, *this->sched_, std::move(k), this->protocol_.family());
+            return;
+          }
           this->template launch_transfer<detail::send_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
@@ -227,6 +239,25 @@ public:
   {
     return async_send(b, 0, std::forward<WriteToken>(token));
   }
+
+private:
+  // Zero copy only pays when the kernel can hand our pages to a device, not
+  // to a receiver on this host: asked once per descriptor (two system calls
+  // at its first large send). A descriptor number reused by this object
+  // (close, then open/connect) keeps the old answer: a cost, never an error.
+  bool zc_peer_remote(const detail::send_zc_state& zc)
+  {
+    if (zc.local_peers()) return true;
+    if (zc_fd_ != this->fd_)
+    {
+      zc_fd_ = this->fd_;
+      zc_remote_ = !detail::peer_on_this_host(this->fd_);
+    }
+    return zc_remote_;
+  }
+
+  int zc_fd_ = -1;
+  bool zc_remote_ = false;
 };
 
 } // namespace asio_uring

@@ -78,8 +78,17 @@ struct io_context_options
   // Sends of at least this many bytes use IORING_OP_SEND_ZC; 0: never.
   std::size_t send_zc_threshold = 64 * 1024;
   // Sockets are also registered in the ring's file table (IOSQE_FIXED_FILE);
-  // native_handle() stays a real descriptor.
+  // native_handle() stays a real descriptor. Not implemented: measured at
+  // 1.5-3.5% of a request's cost in isolation, not resolvable end to end
+  // (doc/design.md, "Registered files"); the switch has no effect yet.
   bool registered_files = false;
+  // Zero copy also for TCP peers on this host (loopback, or the socket's own
+  // address). The kernel copies such sends anyway (it cannot hand user pages
+  // to a local receiver), so zero copy only adds the page pinning and the
+  // notification: 15-50% more CPU per byte, measured (doc/design.md,
+  // "Zero-copy send"). For tests and measurements; ASIO_URING_FEATURES
+  // name: send_zc_local.
+  bool send_zc_local = false;
 };
 
 // Applies ASIO_URING_FEATURES to `o`. Throws std::invalid_argument naming an

@@ -11,6 +11,7 @@
 
 #include <asio_uring/detail/operation.hpp>
 #include <asio_uring/detail/ring.hpp>
+#include <asio_uring/detail/send_zc_state.hpp>
 
 #include <boost/asio/detail/thread_context.hpp>
 #include <boost/asio/detail/thread_info_base.hpp>
@@ -160,6 +161,8 @@ public:
 
   // --- the ring (loop owner only) -----------------------------------------
   ring& get_ring() noexcept { return ring_; }
+  // Zero-copy send: thresholds, what the kernel refused, counters (any thread).
+  send_zc_state& send_zc() noexcept { return send_zc_; }
   // Never null: a full submission queue is submitted first.
   io_uring_sqe* get_sqe()
   {
@@ -240,6 +243,7 @@ private:
   bool fork_prepared_ = false;
 
   ring ring_;
+  send_zc_state send_zc_{ring_};
   int wake_fd_ = -1;
   std::uint64_t wake_buf_ = 0;
   operation wake_op_;
