@@ -14,6 +14,8 @@
 #include <atomic>
 #include <thread>
 
+#include <sys/wait.h>
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
@@ -781,4 +783,67 @@ BOOST_AUTO_TEST_CASE(destroying_the_context_with_an_armed_multishot)
   ctx->run();
   BOOST_TEST(called);
   ctx.reset();
+}
+
+// A read waiting on the multishot across notify_fork: the parent's fork_prepare
+// cancels the multishot; the child registers the buffers with its own ring
+// and reads there; the parent's read goes on on its ring.
+BOOST_AUTO_TEST_CASE(fork_child_registers_buffers_with_its_ring)
+{
+  asio_uring::io_context ctx(opts(true, 16, 64));
+  tcp_pair p(ctx);
+  char buf[64];
+  for (int i = 0; i < 2; ++i)
+  {
+    net::write(p.client, net::buffer("k", 1));
+    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
+    ctx.restart();
+    ctx.run();
+  }
+  std::string got;
+  p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+    if (!ec) got.assign(buf, n);
+  });
+  ctx.restart();
+  ctx.poll();
+  const std::size_t armed_before = stats(ctx).multishot_requests;
+
+  ctx.notify_fork(asio_uring::io_context::fork_prepare);
+  pid_t pid = ::fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0)
+  {
+    int status = 30;
+    try
+    {
+      ctx.notify_fork(asio_uring::io_context::fork_child);
+      ctx.restart();
+      net::write(p.client, net::buffer("child", 5));
+      ctx.run();
+      status = got == "child" ? 0 : 31;
+      if (status == 0 && multishot_active(ctx) && stats(ctx).multishot_requests <= armed_before)
+        status = 32;
+      // The child's ring has the buffers: more reads through it.
+      net::write(p.client, net::buffer("again", 5));
+      std::string more;
+      p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+        if (!ec) more.assign(buf, n);
+      });
+      ctx.restart();
+      ctx.run();
+      if (status == 0 && more != "again") status = 33;
+    }
+    catch (...) {}
+    ::_exit(status);
+  }
+  ctx.notify_fork(asio_uring::io_context::fork_parent);
+  int status = -1;
+  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+
+  net::write(p.client, net::buffer("parent", 6));
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(got == "parent");
 }
