@@ -339,6 +339,7 @@ void recv_state::deliver(recv_reader* r, int res)
       end_ = no_end;
     }
   }
+  r->delivered = true;
   r->set_result(res, 0);
   sched_.post_deferred(r);
 }

@@ -72,7 +72,9 @@ public:
       if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
       recv_state* st = state;
       recv_reader* o = op;
-      sched->with_loop([st, o] { st->cancel_reader(o); });
+      sched->with_loop([st, o] {
+        if (!o->delivered) st->cancel_reader(o);
+      });
     }
   };
 

@@ -113,6 +113,7 @@ struct recv_reader : operation
   std::size_t iovcnt = 0;
   bool provided = false;
   bool in_kernel = false;      // a single-shot request of its own is in flight
+  bool delivered = false;      // completed from the queue: the state may be gone
   int bid = -1;                // provided: the buffer handed over
   char* pdata = nullptr;
   std::size_t psize = 0;
