@@ -514,17 +514,27 @@ bool recv_state::quiesce()
   return count_ == 0;
 }
 
-void recv_state::wait_sync(int fd, bool non_blocking)
+bool recv_state::prepare_wait()
 {
-  for (;;)
+  if (count_ > 0 || end_ != no_end) return true;
+  if (!armed_ || !waiting_.empty()) return false;
+  if (!cancel_sent_)
+  {
+    io_uring_sqe* sqe = sched_.get_sqe();
+    io_uring_prep_cancel64(sqe, ms_op_.user_data(), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+    cancel_sent_ = true;
+  }
+  while (armed_)
   {
     poll_completions();
-    if (!armed_ || count_ > 0 || end_ != no_end || non_blocking) return;
-    // Wake on new data for the socket or a CQE for the ring; the timeout
-    // covers task work the kernel runs without us entering it.
-    pollfd p[2] = {{fd, POLLIN, 0}, {sched_.get_ring().get()->ring_fd, POLLIN, 0}};
-    ::poll(p, 2, 10);
+    if (armed_)
+    {
+      pollfd p{sched_.get_ring().get()->ring_fd, POLLIN, 0};
+      ::poll(&p, 1, 10);
+    }
   }
+  return count_ > 0 || end_ != no_end;
 }
 
 } // namespace asio_uring::detail

@@ -497,8 +497,14 @@ public:
     wait(w, ec);
     boost::asio::detail::throw_error(ec, "wait");
   }
+  // A socket whose multishot receive queued data is readable at once.
   void wait(wait_type w, boost::system::error_code& ec)
   {
+    if (w == wait_read && recv_ready())
+    {
+      ec.clear();
+      return;
+    }
     pollfd p{fd_, static_cast<short>(poll_mask(w)), 0};
     int r;
     do r = ::poll(&p, 1, -1);
@@ -511,7 +517,9 @@ public:
   {
     return boost::asio::async_initiate<WaitToken, void(boost::system::error_code)>(
         [this](auto handler, wait_type what) {
-          this->template launch<detail::poll_kind>(handler, early_check(), detail::poll_kind(fd_, poll_mask(what)));
+          int early = early_check();
+          if (early == detail::operation::start_marker && what == wait_read && recv_ready()) early = 0;
+          this->template launch<detail::poll_kind>(handler, early, detail::poll_kind(fd_, poll_mask(what)));
         }, token, w);
   }
 
@@ -543,6 +551,16 @@ protected:
   // created at the second read; reads_ counts reads up to that.
   detail::recv_state* recv_ = nullptr;
   unsigned char reads_ = 0;
+
+  // Data or the end of the stream is queued (see recv_state::prepare_wait).
+  bool recv_ready()
+  {
+    detail::recv_state* st = recv_;
+    if (!st) return false;
+    bool ready = false;
+    sched_->with_loop([st, &ready] { ready = st->prepare_wait(); });
+    return ready;
+  }
 
   void close_recv() noexcept
   {

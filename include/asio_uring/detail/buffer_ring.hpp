@@ -160,9 +160,11 @@ public:
   // release(): ends the multishot and waits for its last CQE (reaping, no
   // handler runs). False: bytes are queued (the socket keeps them).
   bool quiesce();
-  // Synchronous read while the multishot is armed: waits (reaping, no
-  // handler runs) until data or the end is queued or the multishot ended.
-  void wait_sync(int fd, bool non_blocking);
+  // A wait for readability (async_wait / wait): true if data or the end
+  // is queued. Otherwise, unless reads are waiting, ends the multishot first
+  // (waiting for its last CQE, no handler runs) so that the data goes on
+  // arriving in the kernel's socket buffer, where poll sees it.
+  bool prepare_wait();
 
 private:
   recv_state(scheduler& s, buffer_ring& br, int fd) noexcept;
