@@ -9,6 +9,7 @@
 #include <asio_uring/signal_set.hpp>
 #include <asio_uring/basic_socket.hpp>
 #include <asio_uring/basic_stream_socket.hpp>
+#include <asio_uring/provided_buffer.hpp>
 #include <asio_uring/basic_datagram_socket.hpp>
 #include <asio_uring/basic_raw_socket.hpp>
 #include <asio_uring/basic_seq_packet_socket.hpp>

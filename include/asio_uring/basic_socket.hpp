@@ -2,6 +2,7 @@
 // operations are io_uring requests, synchronous ones plain system calls.
 #pragma once
 
+#include <asio_uring/detail/buffer_ring.hpp>
 #include <asio_uring/detail/descriptor.hpp>
 #include <asio_uring/detail/uring_op.hpp>
 
@@ -104,8 +105,10 @@ public:
   basic_socket(ExecutionContext& ctx, const protocol_type& p, native_handle_type fd)
     : basic_socket(ctx) { assign(p, fd); }
 
+  // The receive state (queued data, the multishot) moves with the socket.
   basic_socket(basic_socket&& o) noexcept
-    : descriptor(std::move(o)), protocol_(o.protocol_), user_non_blocking_(o.user_non_blocking_)
+    : descriptor(std::move(o)), protocol_(o.protocol_), user_non_blocking_(o.user_non_blocking_),
+      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0))
   {
   }
 
@@ -113,7 +116,8 @@ public:
       std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>>>
   basic_socket(basic_socket<P1, E1>&& o)
     : descriptor(static_cast<detail::descriptor_object<E1>&&>(o)), protocol_(o.protocol_),
-      user_non_blocking_(o.user_non_blocking_)
+      user_non_blocking_(o.user_non_blocking_),
+      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0))
   {
   }
 
@@ -121,12 +125,18 @@ public:
   {
     if (this != &o)
     {
+      close_recv();
       descriptor::operator=(std::move(o));
       protocol_ = o.protocol_;
       user_non_blocking_ = o.user_non_blocking_;
+      recv_ = std::exchange(o.recv_, nullptr);
+      reads_ = std::exchange(o.reads_, 0);
     }
     return *this;
   }
+
+  // The multishot receive ends before the descriptor is closed.
+  ~basic_socket() { close_recv(); }
   template <typename P1, typename E1>
   std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
       basic_socket&> operator=(basic_socket<P1, E1>&& o)
@@ -162,6 +172,7 @@ public:
     }
     fd_ = fd;
     protocol_ = p;
+    reads_ = 0;
     ec.clear();
   }
 
@@ -181,13 +192,48 @@ public:
     fd_ = fd;
     protocol_ = p;
     user_non_blocking_ = false;
+    reads_ = 0;
     ec.clear();
   }
 
-  // close(), cancel(), is_open(), native_handle(), get_executor() are the
-  // descriptor's: pending operations complete with operation_aborted.
+  // is_open(), native_handle(), get_executor() are the descriptor's.
+
+  // Pending operations complete with operation_aborted; data received into
+  // the context's buffers and not read yet is dropped (the buffers go back).
+  void close()
+  {
+    boost::system::error_code ec;
+    close(ec);
+    boost::asio::detail::throw_error(ec, "close");
+  }
+  void close(boost::system::error_code& ec)
+  {
+    close_recv();
+    descriptor::close(ec);
+  }
+
+  // Pending operations complete with operation_aborted; received data that
+  // is queued stays for the next read.
+  void cancel()
+  {
+    boost::system::error_code ec;
+    cancel(ec);
+    boost::asio::detail::throw_error(ec, "cancel");
+  }
+  void cancel(boost::system::error_code& ec)
+  {
+    if (recv_ && this->fd_ >= 0)
+    {
+      detail::recv_state* st = recv_;
+      sched_->with_loop([st] { st->cancel_waiting(); });
+    }
+    descriptor::cancel(ec);
+  }
 
   // Gives up the descriptor; pending operations complete with operation_aborted.
+  // Data the socket's multishot receive took from the kernel cannot go back:
+  // while such data is queued (read it first) release fails with
+  // device_or_resource_busy and keeps the descriptor.
   native_handle_type release()
   {
     boost::system::error_code ec;
@@ -202,7 +248,23 @@ public:
       ec = boost::asio::error::bad_descriptor;
       return -1;
     }
+    if (recv_)
+    {
+      detail::recv_state* st = recv_;
+      bool idle = false;
+      sched_->with_loop([&] {
+        idle = st->quiesce();
+        if (idle) detail::recv_state::close(st);
+      });
+      if (!idle)
+      {
+        ec = boost::system::errc::make_error_code(boost::system::errc::device_or_resource_busy);
+        return -1;
+      }
+      recv_ = nullptr;
+    }
     ec.clear();
+    reads_ = 0;
     return descriptor::release();
   }
 
@@ -344,6 +406,8 @@ public:
     boost::asio::detail::throw_error(ec, "available");
     return n;
   }
+  // The kernel's socket buffer (FIONREAD) and the received data queued in
+  // the context's buffers.
   std::size_t available(boost::system::error_code& ec) const
   {
     int n = 0;
@@ -353,7 +417,23 @@ public:
       return 0;
     }
     ec.clear();
-    return static_cast<std::size_t>(n);
+    std::size_t queued = 0;
+    if (detail::recv_state* st = recv_)
+    {
+      // What the multishot received and we have not reaped yet counts too;
+      // FIONREAD again afterwards (the kernel's buffer shrank meanwhile).
+      detail::scheduler* s = sched_;
+      s->with_loop([s, st, &queued] {
+        s->poll_completions();
+        queued = st->queued_bytes();
+      });
+      if (::ioctl(fd_, FIONREAD, &n) != 0)
+      {
+        ec = detail::last_error();
+        return 0;
+      }
+    }
+    return static_cast<std::size_t>(n) + queued;
   }
 
   bool at_mark() const
@@ -417,8 +497,14 @@ public:
     wait(w, ec);
     boost::asio::detail::throw_error(ec, "wait");
   }
+  // A socket whose multishot receive queued data is readable at once.
   void wait(wait_type w, boost::system::error_code& ec)
   {
+    if (w == wait_read && recv_ready())
+    {
+      ec.clear();
+      return;
+    }
     pollfd p{fd_, static_cast<short>(poll_mask(w)), 0};
     int r;
     do r = ::poll(&p, 1, -1);
@@ -431,7 +517,9 @@ public:
   {
     return boost::asio::async_initiate<WaitToken, void(boost::system::error_code)>(
         [this](auto handler, wait_type what) {
-          this->template launch<detail::poll_kind>(handler, early_check(), detail::poll_kind(fd_, poll_mask(what)));
+          int early = early_check();
+          if (early == detail::operation::start_marker && what == wait_read && recv_ready()) early = 0;
+          this->template launch<detail::poll_kind>(handler, early, detail::poll_kind(fd_, poll_mask(what)));
         }, token, w);
   }
 
@@ -459,6 +547,28 @@ protected:
 
   Protocol protocol_ = endpoint_type().protocol();
   bool user_non_blocking_ = false;
+  // Stream sockets: the multishot receive state (basic_stream_socket.hpp),
+  // created at the second read; reads_ counts reads up to that.
+  detail::recv_state* recv_ = nullptr;
+  unsigned char reads_ = 0;
+
+  // Data or the end of the stream is queued (see recv_state::prepare_wait).
+  bool recv_ready()
+  {
+    detail::recv_state* st = recv_;
+    if (!st) return false;
+    bool ready = false;
+    sched_->with_loop([st, &ready] { ready = st->prepare_wait(); });
+    return ready;
+  }
+
+  void close_recv() noexcept
+  {
+    if (!recv_) return;
+    detail::recv_state* st = std::exchange(recv_, nullptr);
+    sched_->with_loop([st] { detail::recv_state::close(st); });
+    reads_ = 0;
+  }
 
 private:
 

@@ -4,6 +4,7 @@
 
 #include <asio_uring/basic_socket.hpp>
 #include <asio_uring/detail/send_zc.hpp>
+#include <asio_uring/provided_buffer.hpp>
 
 #include <sys/socket.h>
 
@@ -39,6 +40,159 @@ struct recv_kind : kind_base
   bool stream;
   iov_buffers<> bufs;
   ::msghdr msg;
+};
+
+// A read served by the socket's recv_state (multishot receive): from the
+// queued buffers, or by a single-shot request of its own (recv_kind's, or a
+// buffer-select recv for async_receive_provided). Handler arguments:
+// (error_code, bytes), or (error_code, provided_buffer) when Provided.
+template <typename Handler, typename IoExecutor, bool Provided>
+class stream_recv_op : public recv_reader
+{
+public:
+  template <typename Buffers>
+  stream_recv_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* st, int fd,
+      const Buffers& b)
+    : recv_reader(&do_complete), kind_(fd, b, 0, true), handler_(std::move(h)),
+      work_(handler_, ex, s), sched_(&s), state_(st)
+  {
+    iov = kind_.bufs.iov;
+    iovcnt = kind_.bufs.count;
+    provided = Provided;
+    prep_single = &prep;
+  }
+
+  struct cancel_handler
+  {
+    scheduler* sched;
+    recv_state* state;
+    recv_reader* op;
+    void operator()(boost::asio::cancellation_type_t type)
+    {
+      using ct = boost::asio::cancellation_type;
+      if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
+      recv_state* st = state;
+      recv_reader* o = op;
+      sched->with_loop([st, o] {
+        if (!o->delivered) st->cancel_reader(o);
+      });
+    }
+  };
+
+  // Loop owner only.
+  template <typename Buffers>
+  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, recv_state* st, int fd,
+      const Buffers& b)
+  {
+    auto* o = op_allocator<Handler>::template create<stream_recv_op>(h, ex, s, st, fd, b);
+    s.work_started();
+    auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
+    if (slot.is_connected())
+      slot.template emplace<cancel_handler>(cancel_handler{&s, st, o});
+    st->start(o);
+  }
+
+private:
+  static void prep(recv_reader* base, io_uring_sqe* sqe)
+  {
+    auto* o = static_cast<stream_recv_op*>(base);
+    if constexpr (Provided) io_uring_prep_recv(sqe, o->kind_.fd, nullptr, 0, 0);
+    else o->kind_.prep(sqe);
+  }
+
+  static void do_complete(scheduler* owner, operation* base, int res, unsigned flags)
+  {
+    auto* o = static_cast<stream_recv_op*>(base);
+    if (owner && res == start_marker)
+    {
+      o->state_->restart(o);
+      return;
+    }
+    if (res == start_marker) o->state_->restart_dropped();
+    else if (o->in_kernel) res = o->state_->single_done(o, res, flags);
+    clear_slot(o->handler_);
+    if (!owner)
+    {
+      if (Provided && o->bid >= 0) o->state_buffers().give_back(static_cast<unsigned>(o->bid));
+      auto alloc = op_allocator<Handler>::get(o->handler_);
+      op_allocator<Handler>::destroy(o, alloc);
+      return;
+    }
+    auto args = o->result(res);
+    auto alloc = op_allocator<Handler>::get(o->handler_);
+    if (o->work_.native())
+    {
+      Handler h(std::move(o->handler_));
+      op_allocator<Handler>::destroy(o, alloc);
+      std::apply(std::move(h), std::move(args));
+      return;
+    }
+    handler_work<Handler, IoExecutor> w(std::move(o->work_));
+    auto f = std::apply([&](auto&&... a) {
+      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(o->handler_), {std::move(a)...}};
+    }, std::move(args));
+    op_allocator<Handler>::destroy(o, alloc);
+    w.complete(f, f.handler_);
+  }
+
+  buffer_ring& state_buffers() noexcept { return sched_->recv_buffers(); }
+
+  auto result(int res)
+  {
+    if constexpr (Provided)
+    {
+      using r = std::tuple<boost::system::error_code, provided_buffer>;
+      if (res < 0) return r{result_error(res), provided_buffer()};
+      if (res == 0 || bid < 0) return r{boost::asio::error::eof, provided_buffer()};
+      unsigned b = static_cast<unsigned>(std::exchange(bid, -1));
+      return r{boost::system::error_code(),
+          provided_access::make(*sched_, state_buffers(), b, pdata, psize)};
+    }
+    else
+      return kind_.result(res);
+  }
+
+  recv_kind kind_;
+  Handler handler_;
+  handler_work<Handler, IoExecutor> work_;
+  scheduler* sched_;
+  recv_state* state_;
+};
+
+// async_receive_provided without a registered buffer ring: a single-shot
+// recv into a buffer taken from the context's pool when the request is
+// filled; an empty pool is no_buffer_space.
+struct provided_pool_kind : kind_base
+{
+  provided_pool_kind(scheduler& s, int f) : sched(&s), fd(f) {}
+  void prep(io_uring_sqe* sqe)
+  {
+    buffer_ring& br = sched->recv_buffers();
+    if (bid < 0) bid = br.take();  // kept when started again (fork)
+    if (bid < 0) io_uring_prep_nop(sqe);
+    else io_uring_prep_recv(sqe, fd, br.data(static_cast<unsigned>(bid)), br.buffer_size(), 0);
+  }
+  std::tuple<boost::system::error_code, provided_buffer> result(int res)
+  {
+    buffer_ring& br = sched->recv_buffers();
+    if (bid < 0) return {boost::asio::error::no_buffer_space, provided_buffer()};
+    unsigned b = static_cast<unsigned>(std::exchange(bid, -1));
+    if (res <= 0)
+    {
+      br.give_back(b);
+      return {res < 0 ? result_error(res) : boost::system::error_code(boost::asio::error::eof),
+          provided_buffer()};
+    }
+    return {boost::system::error_code(),
+        provided_access::make(*sched, br, b, br.data(b), static_cast<std::size_t>(res))};
+  }
+  void discard(int) noexcept
+  {
+    if (bid >= 0) sched->recv_buffers().give_back(static_cast<unsigned>(bid));
+  }
+  scheduler* sched;
+  int fd;
+  int bid = -1;
 };
 
 // send for one buffer, sendmsg for several; MSG_NOSIGNAL: a closed peer is
@@ -161,10 +315,54 @@ public:
     boost::asio::detail::throw_error(ec, "receive");
     return n;
   }
+  // Data the multishot receive queued is read first (MSG_PEEK: peeked);
+  // MSG_OOB goes to the kernel.
   template <typename MutableBufferSequence>
   std::size_t receive(const MutableBufferSequence& b, boost::asio::socket_base::message_flags f,
       boost::system::error_code& ec)
   {
+    if (this->recv_ && !(f & MSG_OOB))
+    {
+      detail::iov_buffers<64> bufs(b);
+      if (bufs.total == 0)
+      {
+        ec.clear();
+        return 0;
+      }
+      for (;;)
+      {
+        long n = detail::recv_state::nothing;
+        bool armed = false;
+        detail::recv_state* st = this->recv_;
+        this->sched_->with_loop([&] {
+          this->sched_->poll_completions();
+          n = st->take_sync(bufs.iov, bufs.count, (f & MSG_PEEK) != 0);
+          armed = st->armed();
+        });
+        if (n != detail::recv_state::nothing)
+        {
+          if (n > 0)
+          {
+            ec.clear();
+            return static_cast<std::size_t>(n);
+          }
+          ec = n == 0 ? boost::system::error_code(boost::asio::error::eof)
+                      : detail::result_error(static_cast<int>(n));
+          return 0;
+        }
+        // Nothing queued: with the multishot ended, ask the kernel.
+        if (!armed) break;
+        if (this->user_non_blocking_)
+        {
+          ec = boost::asio::error::would_block;
+          return 0;
+        }
+        // The multishot takes what arrives: wait for the socket or a CQE (the
+        // timeout covers task work run without entering the kernel).
+        pollfd p[2] = {{this->fd_, POLLIN, 0}, {this->sched_->get_ring().get()->ring_fd, POLLIN, 0}};
+        ::poll(p, 2, 10);
+      }
+    }
     return detail::sync_transfer<false>(this->fd_, b, f, true, ec);
   }
   template <typename MutableBufferSequence>
@@ -176,6 +374,10 @@ public:
   // --- asynchronous -----------------------------------------------------------
   // Completes with (error_code, bytes). Zero-length buffers complete with 0
   // at once (through the executor, never inside this call).
+  // From the second read with flags 0 on, a socket on the kernel ring reads
+  // through one multishot receive into the context's buffer ring (see
+  // doc/design.md, "Multishot receive"); with flags other than MSG_OOB the
+  // data it queued is read (MSG_PEEK: peeked) first.
   template <typename MutableBufferSequence,
       typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(const MutableBufferSequence& b, boost::asio::socket_base::message_flags f,
@@ -185,8 +387,39 @@ public:
         [this](auto handler, const MutableBufferSequence& bufs, int flags) {
           detail::recv_kind k(this->fd_, bufs, flags, true);
           std::size_t bytes = k.bufs.total;
+          if (bytes > 0 && this->fd_ >= 0 && !(flags & MSG_OOB) && use_multishot(flags == 0))
+          {
+            if (flags == 0 && start_multishot<false>(handler, bufs)) return;
+            if (int early = queued_result(k, flags); early != detail::operation::start_marker)
+            {
+              this->template launch<detail::recv_kind>(handler, early, std::move(k));
+              return;
+            }
+          }
           this->template launch_transfer<detail::recv_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
+  }
+
+  // Completes with (error_code, provided_buffer): the bytes received, in a
+  // buffer of the context's (io_context_options::recv_buffers of
+  // recv_buffer_size bytes) that the handle owns until it is destroyed or
+  // reset. A pending receive holds no buffer on the kernel ring (the kernel
+  // picks one when data arrives); elsewhere it takes one from the pool when
+  // it starts. No buffer left (all held by handles or queued): the error is
+  // no_buffer_space. End of stream: eof.
+  template <typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
+  auto async_receive_provided(
+      ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
+  {
+    return boost::asio::async_initiate<ReadToken,
+        void(boost::system::error_code, asio_uring::provided_buffer)>(
+        [this](auto handler) {
+          if (this->fd_ >= 0 && use_multishot(false)
+              && start_multishot<true>(handler, boost::asio::mutable_buffer()))
+            return;
+          this->template launch<detail::provided_pool_kind>(handler, this->early_check(),
+              detail::provided_pool_kind(*this->sched_, this->fd_));
+        }, token);
   }
   template <typename MutableBufferSequence,
       typename ReadToken = boost::asio::default_completion_token_t<executor_type>>
@@ -203,6 +436,55 @@ public:
     return async_receive(b, 0, std::forward<ReadToken>(token));
   }
 
+private:
+  // The context may have a buffer ring; `reading`: count this read (the
+  // first read of a socket stays single-shot: many connections read once).
+  bool use_multishot(bool reading)
+  {
+    if (this->recv_) return true;
+    const detail::ring& r = this->sched_->get_ring();
+    if (this->reads_ > 1 || r.engine() != engine_kind::io_uring || !r.options().multishot_recv)
+      return false;
+    if (reading && this->reads_ == 0)
+    {
+      this->reads_ = 1;
+      return false;
+    }
+    return true;
+  }
+
+  // Starts the read on the socket's recv_state (created on first use).
+  // False: the context has no buffer ring (then never again for this socket).
+  template <bool Provided, typename Handler, typename Buffers>
+  bool start_multishot(Handler& handler, const Buffers& bufs)
+  {
+    using op = detail::stream_recv_op<Handler, Executor, Provided>;
+    bool started = false;
+    detail::scheduler& s = *this->sched_;
+    this->sched_->with_loop([&] {
+      if (!this->recv_) this->recv_ = detail::recv_state::create(s, this->fd_);
+      if (!this->recv_) return;
+      op::launch(handler, this->ex_, s, this->recv_, this->fd_, bufs);
+      started = true;
+    });
+    if (!started) this->reads_ = 2;
+    else this->async_used_ = true;
+    return started;
+  }
+
+  // A receive with flags while data is queued: its result from the queue
+  // (bytes, eof, -errno), or start_marker to ask the kernel.
+  int queued_result(const detail::recv_kind& k, int flags)
+  {
+    long n = detail::recv_state::nothing;
+    if (detail::recv_state* st = this->recv_)
+      this->sched_->with_loop([&] {
+        if (st->has_data_or_end()) n = st->take_sync(k.bufs.iov, k.bufs.count, (flags & MSG_PEEK) != 0);
+      });
+    return n == detail::recv_state::nothing ? detail::operation::start_marker : static_cast<int>(n);
+  }
+
+public:
   template <typename ConstBufferSequence,
       typename WriteToken = boost::asio::default_completion_token_t<executor_type>>
   auto async_send(const ConstBufferSequence& b, boost::asio::socket_base::message_flags f,

@@ -26,6 +26,8 @@
 namespace asio_uring::detail {
 
 class scheduler;
+class buffer_ring;
+struct buffer_ring_deleter { void operator()(buffer_ring*) const noexcept; };
 
 // A queue of timers on one clock; implemented by timer_queue<Clock, Traits>.
 class timer_queue_base
@@ -193,6 +195,13 @@ public:
   // the descriptor may be closed right after (its number may be reused).
   void cancel_fd(int fd, bool now);
 
+  // --- receive buffers (detail/buffer_ring.hpp, src/buffer_ring.cpp) -----
+  // The context's buffers, created on first use; loop owner only.
+  buffer_ring& recv_buffers();
+  // Submits, then reaps the CQEs there are without running any handler
+  // (they are queued): for synchronous calls that wait for a multishot.
+  void poll_completions();
+
   // --- fork (io_context::notify_fork; src/fork.cpp) ----------------------
   // Before fork(): cancels every request in the kernel and keeps the
   // cancelled operations to be started again after it.
@@ -242,6 +251,8 @@ private:
   op_queue fork_parked_;        // cancelled by fork_prepare, to start again
   bool fork_prepared_ = false;
 
+  // Declared before ring_: the buffers stay mapped until the ring is gone.
+  std::unique_ptr<buffer_ring, buffer_ring_deleter> recv_buffers_;
   ring ring_;
   send_zc_state send_zc_{ring_};
   int wake_fd_ = -1;
