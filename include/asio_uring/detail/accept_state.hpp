@@ -429,9 +429,8 @@ private:
       op_allocator<Handler>::destroy(o, alloc);
       return;
     }
-    // Multishot accept gives no address: one getpeername for the overloads
-    // that ask for the peer's endpoint (about 0.3 us on loopback, against
-    // the request per accept that single-shot would cost).
+    // Multishot accept gives no address: a getpeername for an overload that
+    // asks for the peer's endpoint (see basic_socket_acceptor::launch_accept).
     if (res >= 0 && o->from_multishot && o->Kind::peer_ep)
     {
       o->Kind::len = sizeof o->Kind::addr;
