@@ -1,8 +1,13 @@
 // An HTTP/1.1 keep-alive "hello" server for wrk: one coroutine per
 // connection reads request heads (up to the empty line) and answers each with
 // a fixed response. Pipelined requests are answered in order.
-//   http_server [port]     (default 8080); exits cleanly on SIGINT/SIGTERM
+//   http_server [port] [--threads N]   (default 8080, 1); exits cleanly on SIGINT/SIGTERM
+// With N > 1, thread per core: N contexts on N threads, each with its own
+// acceptor on the port (SO_REUSEPORT), so the kernel spreads connections
+// and a connection stays on one thread.
 #include "select.hpp"
+
+#include <asio_uring/io_context_pool.hpp>
 
 #include <algorithm>
 #include <array>
@@ -81,9 +86,41 @@ net::awaitable<void> listen(tcp::acceptor& acceptor)
   }
 }
 
+#ifdef EXAMPLE_USE_ASIO
+using context_pool = asio_uring::basic_io_context_pool<boost::asio::io_context>;
+#else
+using context_pool = asio_uring::io_context_pool;
+#endif
+
+int run_pool(unsigned short port, std::size_t threads)
+{
+  context_pool pool(threads);
+  auto acceptors = asio_uring::reuse_port_acceptors<tcp::acceptor>(pool, {net::ip::tcp::v4(), port});
+  example::signal_set signals(pool.context(0), SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int signo) {
+    std::printf("signal %d: exiting\n", signo);
+    std::fflush(stdout);
+    pool.stop();
+  });
+  for (auto& a : acceptors) net::co_spawn(a.get_executor(), listen(a), net::detached);
+  std::printf("http server listening on %u (%zu threads)\n", port, threads);
+  std::fflush(stdout);
+  pool.run();
+  return 0;
+}
+
 int main(int argc, char** argv)
 {
-  unsigned short port = static_cast<unsigned short>(argc > 1 ? std::atoi(argv[1]) : 8080);
+  unsigned short port = 8080;
+  std::size_t threads = 1;
+  for (int i = 1; i < argc; ++i)
+  {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+      threads = std::strtoul(argv[++i], nullptr, 10);
+    else
+      port = static_cast<unsigned short>(std::atoi(argv[i]));
+  }
+  if (threads > 1) return run_pool(port, threads);
   example::io_context ctx(1);
   tcp::acceptor acceptor(ctx, {net::ip::tcp::v4(), port});
   example::signal_set signals(ctx, SIGINT, SIGTERM);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts an example server, talks to it over loopback (bash's /dev/tcp),
 # checks the exact answer, sends SIGTERM and checks a clean exit.
-#   smoke_net.sh echo|http|chat|websocket|file PROGRAM PORT
+#   smoke_net.sh echo|http|http_threads|chat|websocket|file PROGRAM PORT
 set -u
 kind=$1 prog=$2 port=$3
 out=$(mktemp)
@@ -9,6 +9,8 @@ if [ "$kind" = file ]; then
   root=$(mktemp -d)
   seq 1 40000 >"$root/blob"
   "$prog" "$root" "$port" >"$out" 2>&1 &
+elif [ "$kind" = http_threads ]; then
+  "$prog" "$port" --threads 2 >"$out" 2>&1 &
 else
   "$prog" "$port" >"$out" 2>&1 &
 fi
@@ -34,6 +36,16 @@ http)
   [ "$(grep -c 'Hello, World!' <<<"$reply")" = 2 ] || fail "reply: $reply"
   grep -q '^HTTP/1.1 200 OK' <<<"$reply" || fail "status: $reply"
   exec 3>&-
+  ;;
+http_threads)
+  # A connection per request (spread over both threads), then keep-alive.
+  for i in $(seq 20); do
+    body=$(curl -s --max-time 5 "http://127.0.0.1:$port/$i") || fail "curl $i"
+    [ "$body" = "Hello, World!" ] || fail "body $i: '$body'"
+  done
+  bodies=$(curl -s --max-time 5 "http://127.0.0.1:$port/a" "http://127.0.0.1:$port/b" "http://127.0.0.1:$port/c")
+  [ "$bodies" = "Hello, World!Hello, World!Hello, World!" ] || fail "keep-alive bodies: '$bodies'"
+  grep -q "(2 threads)" "$out" || fail "not on 2 threads"
   ;;
 chat)
   exec 3<>/dev/tcp/127.0.0.1/$port || fail connect

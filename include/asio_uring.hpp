@@ -37,3 +37,4 @@
 #include <asio_uring/basic_serial_port.hpp>
 #include <asio_uring/serial_port.hpp>
 #include <asio_uring/registered_buffers.hpp>
+#include <asio_uring/io_context_pool.hpp>

@@ -518,10 +518,11 @@ void scheduler::shutdown()
     __kernel_timespec ts{0, 100'000'000};
     ring_.submit_and_wait_timeout(&ts);
     reap(b);
-    if (b.q.empty()) ++idle_rounds;
+    const bool idle = b.q.empty();
+    if (idle) ++idle_rounds;
     b.q.destroy_all();
     // Destroyed handlers may have started new operations; cancel those too.
-    if (io_uring_sq_ready(r) > 0 || inflight_ > 0)
+    if (io_uring_sq_ready(r) > 0 || (!idle && inflight_ > 0))
     {
       io_uring_sqe* sqe = get_sqe();
       io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
