@@ -85,7 +85,10 @@ std::size_t scheduler::fork_child()
   owner_sleeping_ = false;
   wake_sent_ = false;
   inflight_ = 0;
-  with_loop([this] { restart_parked(); });
+  with_loop([this] {
+    ring_renewed();
+    restart_parked();
+  });
   return lost;
 }
 

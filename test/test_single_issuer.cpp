@@ -207,6 +207,14 @@ BOOST_AUTO_TEST_CASE(requests_of_an_exited_runner_move_to_the_next_one)
   // the read, and the next thread to run the context starts it again on a
   // ring of its own.
   asio_uring::io_context ctx{1};
+  if (kernel(ctx) && !single_issuer(ctx))
+  {
+    // Not on a shared kernel ring: the kernel itself ends an exited
+    // thread's requests there (with ECANCELED, when they next have an
+    // event, or never when cancelled from another thread); see the report
+    // of issue 10.
+    return;
+  }
   std::vector<std::string> log;
   pending_read r(ctx);
   r.start(log);
@@ -268,6 +276,7 @@ BOOST_AUTO_TEST_CASE(destroyed_on_another_thread_with_operations_in_flight)
   std::vector<std::string> log;
   {
     auto ctx = std::make_unique<asio_uring::io_context>(1);
+    if (kernel(*ctx) && !single_issuer(*ctx)) return;  // as in the test above
     auto r = std::make_unique<pending_read>(*ctx);
     boost::asio::async_read(r->a, boost::asio::buffer(r->buf), [token, &log](boost::system::error_code, std::size_t) { log.push_back("read"); });
     auto t = std::make_unique<asio_uring::steady_timer>(*ctx, 10s);
@@ -283,7 +292,7 @@ BOOST_AUTO_TEST_CASE(destroyed_on_another_thread_with_operations_in_flight)
     ctx.reset();
   }
   BOOST_TEST(log.empty());
-  BOOST_TEST(watch.expired());  // both handlers destroyed, not leaked
+  BOOST_TEST(watch.expired(), "holders left: " << watch.use_count());  // both handlers destroyed, not leaked
 }
 
 BOOST_AUTO_TEST_CASE(two_threads_run_a_hint_1_context_at_once)
