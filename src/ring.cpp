@@ -240,7 +240,7 @@ ring::~ring()
 
 void ring::close_kernel_ring() noexcept
 {
-  if (emu_ || ring_.ring_fd <= 0) return;
+  if (emu_) return;
   // A registered index is unregistered by its own thread (unregister_fd);
   // liburing's exit must not unregister it from whichever thread this is.
   enter_with(-1);
