@@ -86,7 +86,7 @@ std::size_t scheduler::fork_child()
   wake_sent_ = false;
   inflight_ = 0;
   with_loop([this] {
-    ring_renewed();
+    ring_renewed(renewal::fork_child);
     restart_parked();
   });
   return lost;

@@ -244,24 +244,24 @@ bool scheduler::take_over_ring(thread_ctx& t)
     }
   }
   ::close(std::exchange(wake_fd_, fd));
-  ring_renewed();
+  ring_renewed(renewal::thread_change);
   restart_parked();
   return true;
 }
 
-void scheduler::ring_renewed()
+void scheduler::ring_renewed(renewal why)
 {
   // A hook may remove itself: iterate over a copy.
   const std::vector<renew_hook> hooks = renew_hooks_;
-  for (const renew_hook& h : hooks) h.fn(h.arg);
+  for (const renew_hook& h : hooks) h.fn(h.arg, why);
 }
 
-void scheduler::add_ring_renewed_hook(void (*fn)(void*), void* arg)
+void scheduler::add_ring_renewed_hook(renewed_fn fn, void* arg)
 {
   renew_hooks_.push_back({fn, arg});
 }
 
-void scheduler::remove_ring_renewed_hook(void (*fn)(void*), void* arg) noexcept
+void scheduler::remove_ring_renewed_hook(renewed_fn fn, void* arg) noexcept
 {
   std::erase_if(renew_hooks_, [&](const renew_hook& h) { return h.fn == fn && h.arg == arg; });
 }

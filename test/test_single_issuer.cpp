@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -437,4 +438,30 @@ BOOST_AUTO_TEST_CASE(registered_buffers_survive_a_move_to_another_thread)
   read();
   ctx.run();  // this thread now: a new ring, the buffers registered again
   BOOST_TEST((log == std::vector<std::string>{"registered", "registered"}));
+}
+
+BOOST_AUTO_TEST_CASE(signal_set_keeps_working_after_its_runner_exited)
+{
+  // The runner's exit parks the signal pipe read with the rest; the next
+  // thread's ring re-arms it (a ring-renewed hook).
+  asio_uring::io_context ctx{1};
+  if (kernel(ctx) && !single_issuer(ctx)) return;  // as above
+  asio_uring::signal_set signals(ctx, SIGUSR2);
+  asio_uring::steady_timer t(ctx, 5ms);
+  t.async_wait([&](boost::system::error_code) { ctx.stop(); });
+  std::thread th([&] { ctx.run(); });
+  th.join();
+  ctx.restart();
+  int got = 0;
+  signals.async_wait([&](boost::system::error_code e, int signo) { got = e ? -1 : signo; });
+  asio_uring::steady_timer later(ctx, 5ms);
+  later.async_wait([&](boost::system::error_code) { ::raise(SIGUSR2); });
+  asio_uring::steady_timer guard(ctx, 5s);
+  guard.async_wait([&](boost::system::error_code e) { if (!e) ctx.stop(); });
+  std::size_t ran = 0;
+  while (got == 0 && !ctx.stopped()) ran += ctx.run_one();
+  guard.cancel();
+  ctx.run();
+  BOOST_TEST(got == SIGUSR2);
+  BOOST_TEST(ran >= 2u);
 }

@@ -216,11 +216,13 @@ public:
   // Resources bound to the kernel ring (provided buffer rings, ...) must be
   // created again when the ring is replaced: in a forked child
   // (fork_child) and when a single-issuer ring moves to another thread
-  // (take_over_ring). `fn(arg)` then runs on the new ring's owner, with the
+  // (take_over_ring). `fn(arg, why)` then runs on the new ring's owner, with the
   // loop owned, before the parked requests are started again. Loop owner
   // only (use with_loop).
-  void add_ring_renewed_hook(void (*fn)(void*), void* arg);
-  void remove_ring_renewed_hook(void (*fn)(void*), void* arg) noexcept;
+  enum class renewal { fork_child, thread_change };
+  using renewed_fn = void (*)(void* arg, renewal why);
+  void add_ring_renewed_hook(renewed_fn fn, void* arg);
+  void remove_ring_renewed_hook(renewed_fn fn, void* arg) noexcept;
   // Called on the submitter thread of a single-issuer ring when it exits
   // (src/scheduler.cpp, exit_hook): parks its requests so that another
   // thread may take the ring over.
@@ -262,7 +264,7 @@ private:
   bool may_own_loop_locked() const noexcept;
   void enter_as(thread_ctx& t, bool may_throw);
   bool take_over_ring(thread_ctx& t);
-  void ring_renewed();
+  void ring_renewed(renewal why);
   void flush_borrowed(thread_ctx& b);
   void destroy_unsubmitted() noexcept;
   static void ring_enabled(void* self);
@@ -273,7 +275,7 @@ private:
   op_queue fork_parked_;        // cancelled by fork_prepare, to start again
   bool fork_prepared_ = false;
 
-  struct renew_hook { void (*fn)(void*); void* arg; };
+  struct renew_hook { renewed_fn fn; void* arg; };
   std::vector<renew_hook> renew_hooks_;  // loop owner only
   void* exit_hook_ = nullptr;  // the submitter thread's exit_hook (guarded by its mutex)
 
