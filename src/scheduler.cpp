@@ -19,9 +19,6 @@ namespace {
 void wake_op_func(scheduler*, operation*, int, unsigned) {}
 
 // A function run on the loop owner's thread for a waiting foreign thread.
-// (A mutex and condition variable, not std::binary_semaphore: with
-// libstdc++ 12 a waiter was seen here to miss the release and sleep until a
-// debugger interrupted its futex wait.)
 struct sync_call : operation
 {
   sync_call(void (*fn)(void*), void* arg) : operation(&do_it), fn_(fn), arg_(arg) {}
@@ -30,22 +27,12 @@ struct sync_call : operation
   {
     auto* self = static_cast<sync_call*>(base);
     if (owner) self->fn_(self->arg_);
-    std::lock_guard g(self->m_);
-    self->done_ = true;
-    self->cv_.notify_one();
-  }
-
-  void wait()
-  {
-    std::unique_lock lk(m_);
-    cv_.wait(lk, [this] { return done_; });
+    self->done_.release();
   }
 
   void (*fn_)(void*);
   void* arg_;
-  std::mutex m_;
-  std::condition_variable cv_;
-  bool done_ = false;
+  std::binary_semaphore done_{0};
 };
 
 // The single-issuer rings a thread enabled: when the thread exits, each
@@ -700,7 +687,7 @@ void scheduler::with_loop_slow(void (*fn)(void*), void* arg)
   foreign_pending_.store(true, std::memory_order_release);
   wake_owner_locked();
   lk.unlock();
-  call.wait();
+  call.done_.acquire();
 }
 
 void scheduler::stop()

@@ -283,11 +283,12 @@ BOOST_AUTO_TEST_CASE(destroyed_on_another_thread_with_operations_in_flight)
     auto t = std::make_unique<asio_uring::steady_timer>(*ctx, 10s);
     t->async_wait([token, &log](boost::system::error_code) { log.push_back("timer"); });
     token.reset();
-    asio_uring::steady_timer stopper(*ctx, 10ms);
-    stopper.async_wait([&](boost::system::error_code) { ctx->stop(); });
+    auto stopper = std::make_unique<asio_uring::steady_timer>(*ctx, 10ms);
+    stopper->async_wait([&](boost::system::error_code) { ctx->stop(); });
     std::thread th([&] { ctx->run(); });
     th.join();
     // The runner has exited; this thread destroys everything.
+    stopper.reset();
     t.reset();
     r.reset();
     ctx.reset();
