@@ -46,8 +46,8 @@ void ring::renew(bool carry_sqes)
   std::swap(ring_, fresh.ring_);
   std::swap(flags_, fresh.flags_);
   std::swap(ops_, fresh.ops_);
-  std::swap(disabled_, fresh.disabled_);
-  std::swap(submitter_, fresh.submitter_);
+  disabled_.store(fresh.disabled_.exchange(disabled_.load()));
+  submitter_.store(fresh.submitter_.exchange(submitter_.load()));
   // `fresh` now holds the old ring and releases this process's view of it.
 }
 

@@ -217,7 +217,7 @@ int ring::setup_kernel(const io_context_options& opts)
     flags_ = 0;
     return -r;
   }
-  disabled_ = flags_ & IORING_SETUP_R_DISABLED;
+  disabled_.store(flags_ & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   for (int op = 0; op < probe->ops_len && op < 256; ++op)
     if (io_uring_opcode_supported(probe, op)) ops_.set(static_cast<unsigned>(op));
   return 0;
@@ -275,14 +275,14 @@ void ring::enable()
     throw boost::system::system_error(
         boost::system::error_code(errno, boost::system::system_category()),
         "asio_uring::io_context: IORING_REGISTER_ENABLE_RINGS");
-  disabled_ = false;
-  if (single_issuer()) submitter_ = this_thread_id();
+  disabled_.store(false, std::memory_order_relaxed);
+  if (single_issuer()) submitter_.store(this_thread_id(), std::memory_order_relaxed);
   if (enabled_fn_) enabled_fn_(enabled_arg_);
 }
 
 int ring::register_fd() noexcept
 {
-  if (emu_ || !opts_.register_ring_fd || disabled_ || foreign_submitter()) return -1;
+  if (emu_ || !opts_.register_ring_fd || !enabled() || foreign_submitter()) return -1;
   // liburing sets enter_ring_fd for the ring as a whole: take the index and
   // let enter_with() choose per thread.
   const int saved_fd = ring_.enter_ring_fd;

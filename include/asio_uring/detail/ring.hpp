@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <bitset>
 #include <memory>
 
@@ -52,12 +53,15 @@ public:
   // created IORING_SETUP_R_DISABLED and enabled by the first io_uring_enter
   // through this class) may enter it or register anything with it.
   bool single_issuer() const noexcept { return flags_ & IORING_SETUP_SINGLE_ISSUER; }
-  bool enabled() const noexcept { return !disabled_; }
+  bool enabled() const noexcept { return !disabled_.load(std::memory_order_relaxed); }
   // The kernel thread id of that thread; 0 while the ring is disabled.
-  pid_t submitter() const noexcept { return submitter_; }
+  pid_t submitter() const noexcept { return submitter_.load(std::memory_order_relaxed); }
   // A single-issuer ring that the calling thread may not enter.
   bool foreign_submitter() const noexcept
-  { return submitter_ != 0 && submitter_ != this_thread_id(); }
+  {
+    const pid_t s = submitter();
+    return s != 0 && s != this_thread_id();
+  }
   // Called (with `arg`) on the thread that has just enabled the ring.
   void on_enabled(void (*fn)(void*), void* arg) noexcept { enabled_fn_ = fn; enabled_arg_ = arg; }
   // The calling thread's kernel thread id (cached; fork-safe).
@@ -103,7 +107,7 @@ public:
   {
     if (!emu_) [[likely]]
     {
-      if (disabled_) [[unlikely]] enable();
+      if (disabled_.load(std::memory_order_relaxed)) [[unlikely]] enable();
       return io_uring_submit(&ring_);
     }
     return emulated_submit();
@@ -113,7 +117,7 @@ public:
     io_uring_cqe* cqe = nullptr;
     if (!emu_) [[likely]]
     {
-      if (disabled_) [[unlikely]] enable();
+      if (disabled_.load(std::memory_order_relaxed)) [[unlikely]] enable();
       return io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, ts, nullptr);
     }
     return emulated_wait(ts);
@@ -122,7 +126,7 @@ public:
   {
     if (!emu_) [[likely]]
     {
-      if (disabled_) [[unlikely]] enable();
+      if (disabled_.load(std::memory_order_relaxed)) [[unlikely]] enable();
       return io_uring_get_events(&ring_);
     }
     return emulated_get_events();
@@ -152,8 +156,9 @@ private:
 
   io_uring ring_{};
   unsigned flags_ = 0;
-  bool disabled_ = false;   // IORING_SETUP_R_DISABLED, not enabled yet
-  pid_t submitter_ = 0;     // single issuer: the enabling thread
+  // Written by the loop owner, read by threads deciding who may own it.
+  std::atomic<bool> disabled_{false};  // IORING_SETUP_R_DISABLED, not enabled yet
+  std::atomic<pid_t> submitter_{0};    // single issuer: the enabling thread
   void (*enabled_fn_)(void*) = nullptr;
   void* enabled_arg_ = nullptr;
   const iovec* reg_iov_ = nullptr;  // registered buffers, for renew()
