@@ -22,7 +22,7 @@
 
 namespace asio_uring::detail {
 
-void ring::renew()
+void ring::renew(bool carry_sqes)
 {
   if (emu_)
   {
@@ -37,9 +37,17 @@ void ring::renew()
   io_context_options kernel = opts_;
   kernel.engine = engine_kind::io_uring;  // the parent has a kernel ring: so does the child
   ring fresh(kernel);
+  if (carry_sqes)
+  {
+    for (unsigned i = 0, n = sqes_unconsumed(); i < n; ++i)
+      *io_uring_get_sqe(&fresh.ring_) = unconsumed_sqe(i);  // same size: room for all
+  }
+  if (reg_iov_) fresh.register_buffers(reg_iov_, reg_n_);  // before enabling: any thread may
   std::swap(ring_, fresh.ring_);
   std::swap(flags_, fresh.flags_);
   std::swap(ops_, fresh.ops_);
+  disabled_.store(fresh.disabled_.exchange(disabled_.load()));
+  submitter_.store(fresh.submitter_.exchange(submitter_.load()));
   // `fresh` now holds the old ring and releases this process's view of it.
 }
 
@@ -60,6 +68,13 @@ std::size_t scheduler::fork_child()
   const std::size_t lost = fork_prepared_ ? 0 : inflight_;
   fork_prepared_ = false;
   ring_.renew();
+  // The child's threads have no registered ring fds (they are per thread).
+  for (thread_ctx* t = tl_thread_ctx; t; t = t->outer)
+  {
+    if (t->sched != this) continue;
+    t->ring_index = -1;
+    t->ring_fd_tried = false;
+  }
   int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0)
     throw boost::system::system_error(
@@ -70,7 +85,10 @@ std::size_t scheduler::fork_child()
   owner_sleeping_ = false;
   wake_sent_ = false;
   inflight_ = 0;
-  with_loop([this] { restart_parked(); });
+  with_loop([this] {
+    ring_renewed(renewal::fork_child);
+    restart_parked();
+  });
   return lost;
 }
 

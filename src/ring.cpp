@@ -4,6 +4,10 @@
 
 #include <boost/system/system_error.hpp>
 
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -85,6 +89,15 @@ void apply_feature_env(io_context_options& o)
       item.erase(0, 1);
     }
     if (item == "single_issuer") o.single_issuer = on;
+    else if (item == "single_issuer_always")
+    {
+      // For tests: every context is treated as if constructed with hint 1.
+      if (on)
+      {
+        o.concurrency_hint = 1;
+        o.single_issuer = true;
+      }
+    }
     else if (item == "register_ring_fd") o.register_ring_fd = on;
     else if (item == "multishot_accept") o.multishot_accept = on;
     else if (item == "multishot_recv") o.multishot_recv = on;
@@ -94,8 +107,8 @@ void apply_feature_env(io_context_options& o)
     else if (item == "coop_taskrun") o.coop_taskrun = on;
     else
       throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: unknown feature \""
-          + item + "\" (known: single_issuer, register_ring_fd, multishot_accept, "
-          "multishot_recv, send_zc, registered_files, coop_taskrun, send_zc_local)");
+          + item + "\" (known: single_issuer, single_issuer_always, register_ring_fd, multishot_accept, "
+          "multishot_recv, send_zc, send_zc_local, registered_files, coop_taskrun)");
   }
 }
 
@@ -158,7 +171,14 @@ int ring::setup_kernel(const io_context_options& opts)
   // Best first; each step drops a flag an older kernel may not know.
   const unsigned coop = opts.coop_taskrun ? (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG) : 0u;
   const unsigned base = IORING_SETUP_CQSIZE | (opts.sqpoll ? IORING_SETUP_SQPOLL : 0u);
+  // One thread runs the context (Asio's concurrency hint 1): the kernel may
+  // skip the locking and task-work signalling meant for several submitters
+  // (doc/design.md, "Single issuer"). With SQPOLL the kernel thread submits.
+  const bool si = opts.concurrency_hint == 1 && opts.single_issuer && !opts.sqpoll;
+  const unsigned si_flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_R_DISABLED;
   const unsigned candidates[] = {
+    base | IORING_SETUP_SUBMIT_ALL | coop | si_flags | IORING_SETUP_DEFER_TASKRUN,  // 6.1
+    base | IORING_SETUP_SUBMIT_ALL | coop | si_flags,                               // 6.0
     base | IORING_SETUP_SUBMIT_ALL | coop,
     base | IORING_SETUP_SUBMIT_ALL,
     base,
@@ -166,6 +186,7 @@ int ring::setup_kernel(const io_context_options& opts)
   int err = EINVAL;
   for (unsigned flags : candidates)
   {
+    if ((flags & IORING_SETUP_SINGLE_ISSUER) && !si) continue;
     io_uring_params p{};
     p.flags = flags;
     p.cq_entries = opts.cq_entries ? opts.cq_entries : opts.entries * 8;
@@ -186,7 +207,9 @@ int ring::setup_kernel(const io_context_options& opts)
   // try both now rather than fail on the first request.
   alignas(io_uring_probe) unsigned char mem[sizeof(io_uring_probe) + 256 * sizeof(io_uring_probe_op)] = {};
   auto* probe = reinterpret_cast<io_uring_probe*>(mem);
+  // (A disabled ring answers the enter with EBADFD: the call got through.)
   int r = io_uring_get_events(&ring_);
+  if (r == -EBADFD && (flags_ & IORING_SETUP_R_DISABLED)) r = 0;
   if (r >= 0) r = io_uring_register_probe(&ring_, probe, 256);
   if (r < 0)
   {
@@ -195,6 +218,7 @@ int ring::setup_kernel(const io_context_options& opts)
     flags_ = 0;
     return -r;
   }
+  disabled_.store(flags_ & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
   for (int op = 0; op < probe->ops_len && op < 256; ++op)
     if (io_uring_opcode_supported(probe, op)) ops_.set(static_cast<unsigned>(op));
   return 0;
@@ -212,17 +236,91 @@ void ring::setup_emulated(const io_context_options& opts)
 
 ring::~ring()
 {
-  if (!emu_) io_uring_queue_exit(&ring_);
+  close_kernel_ring();
+}
+
+void ring::close_kernel_ring() noexcept
+{
+  if (emu_) return;
+  // A registered index is unregistered by its own thread (unregister_fd);
+  // liburing's exit must not unregister it from whichever thread this is.
+  enter_with(-1);
+  io_uring_queue_exit(&ring_);
+}
+
+namespace {
+
+thread_local pid_t tl_thread_id = 0;
+
+void forget_thread_id() noexcept { tl_thread_id = 0; }
+
+} // namespace
+
+pid_t ring::this_thread_id() noexcept
+{
+  if (tl_thread_id == 0) [[unlikely]]
+  {
+    // A forked child's thread has a new id: forget the cached one there.
+    static const int once = ::pthread_atfork(nullptr, nullptr, &forget_thread_id);
+    (void)once;
+    tl_thread_id = static_cast<pid_t>(::syscall(SYS_gettid));
+  }
+  return tl_thread_id;
+}
+
+void ring::enable()
+{
+  const int r = static_cast<int>(::syscall(__NR_io_uring_register, ring_.ring_fd,
+      IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+  if (r < 0)
+    throw boost::system::system_error(
+        boost::system::error_code(errno, boost::system::system_category()),
+        "asio_uring::io_context: IORING_REGISTER_ENABLE_RINGS");
+  disabled_.store(false, std::memory_order_relaxed);
+  if (single_issuer()) submitter_.store(this_thread_id(), std::memory_order_relaxed);
+  if (enabled_fn_) enabled_fn_(enabled_arg_);
+}
+
+int ring::register_fd() noexcept
+{
+  if (emu_ || !opts_.register_ring_fd || !enabled() || foreign_submitter()) return -1;
+  // liburing sets enter_ring_fd for the ring as a whole: take the index and
+  // let enter_with() choose per thread.
+  const int saved_fd = ring_.enter_ring_fd;
+  const __u8 saved_flags = ring_.int_flags;
+  ring_.int_flags &= static_cast<__u8>(~reg_ring_flag);
+  const int r = io_uring_register_ring_fd(&ring_);
+  const int index = r == 1 ? ring_.enter_ring_fd : -1;
+  ring_.enter_ring_fd = saved_fd;
+  ring_.int_flags = saved_flags;
+  return index;
+}
+
+void ring::unregister_fd(int index) noexcept
+{
+  if (index < 0 || emu_) return;
+  io_uring_rsrc_update up{};
+  up.offset = static_cast<unsigned>(index);
+  // Any io_uring fd names the calling thread's table.
+  [[maybe_unused]] long r = ::syscall(__NR_io_uring_register, ring_.ring_fd,
+      IORING_UNREGISTER_RING_FDS, &up, 1);
 }
 
 int ring::register_buffers(const iovec* iov, unsigned n)
 {
-  if (!emu_) return io_uring_register_buffers(&ring_, iov, n);
-  return emu_->register_buffers(iov, n);
+  const int r = emu_ ? emu_->register_buffers(iov, n) : io_uring_register_buffers(&ring_, iov, n);
+  if (r == 0)
+  {
+    reg_iov_ = iov;
+    reg_n_ = n;
+  }
+  return r;
 }
 
 int ring::unregister_buffers()
 {
+  reg_iov_ = nullptr;
+  reg_n_ = 0;
   if (!emu_) return io_uring_unregister_buffers(&ring_);
   return emu_->unregister_buffers();
 }

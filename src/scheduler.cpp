@@ -5,8 +5,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <string>
 #include <utility>
 
 namespace asio_uring::detail {
@@ -33,6 +35,24 @@ struct sync_call : operation
   std::binary_semaphore done_{0};
 };
 
+// The single-issuer rings a thread enabled: when the thread exits, each
+// parks its requests (scheduler::submitter_exiting), since no other thread
+// may cancel them and a context is often destroyed by the thread that joined
+// the one that ran it.
+std::mutex exit_hooks_mutex;
+
+struct exit_hook
+{
+  std::vector<scheduler*> scheds;
+  ~exit_hook()
+  {
+    std::lock_guard g(exit_hooks_mutex);
+    for (scheduler* s : scheds) s->submitter_exiting();
+  }
+};
+
+thread_local exit_hook tl_exit_hook;
+
 } // namespace
 
 thread_ctx::thread_ctx(scheduler& s, bool running) noexcept
@@ -49,6 +69,7 @@ thread_ctx::~thread_ctx()
 scheduler::scheduler(const io_context_options& opts)
   : ring_(opts), wake_op_(&wake_op_func)
 {
+  ring_.on_enabled(&scheduler::ring_enabled, this);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0)
     throw boost::system::system_error(
@@ -70,6 +91,12 @@ public:
   {
     std::lock_guard lk(s_.mutex_);
     ++s_.threads_in_run_;
+    s_.several_running_.store(s_.threads_in_run_ > 1, std::memory_order_relaxed);
+    if (s_.ring_.single_issuer() && s_.ring_.enabled() && !s_.ring_.foreign_submitter())
+    {
+      t_.counted_submitter = true;
+      ++s_.submitter_in_run_;
+    }
   }
   ~run_scope()
   {
@@ -80,8 +107,31 @@ public:
       if (d > 0) s_.outstanding_work_.fetch_add(d, std::memory_order_relaxed);
       else s_.release_work(-d);
     }
-    std::lock_guard lk(s_.mutex_);
+    if (t_.ring_index >= 0) s_.ring_.unregister_fd(t_.ring_index);
+    std::unique_lock lk(s_.mutex_);
+    // Operations handed over to a loop owner that then left (a thread
+    // waiting in with_loop among them) are started by the owner, or by the
+    // last thread to leave run(): once it has gone, nobody else would.
+    for (;;)
+    {
+      const bool last = s_.threads_in_run_ == 1 && !s_.loop_owner_;
+      if (s_.foreign_starts_.empty() || !(t_.owns_loop || last)) break;
+      const bool took = !t_.owns_loop;
+      if (took)
+      {
+        s_.loop_owner_ = &t_;
+        t_.owns_loop = true;
+      }
+      op_queue starts;
+      starts.splice(s_.foreign_starts_);
+      lk.unlock();
+      if (took) s_.enter_as(t_, false);
+      s_.start_all(starts);
+      lk.lock();
+    }
     --s_.threads_in_run_;
+    s_.several_running_.store(s_.threads_in_run_ > 1, std::memory_order_relaxed);
+    if (t_.counted_submitter) --s_.submitter_in_run_;
     s_.release_loop_locked(t_);
   }
 
@@ -100,15 +150,184 @@ void scheduler::release_loop_locked(thread_ctx& t)
   }
   if (t.owns_loop)
   {
+    ring_.enter_with(-1);
     t.owns_loop = false;
     loop_owner_ = nullptr;
   }
   if (idle_threads_ > 0) idle_cv_.notify_all();
 }
 
+// A single-issuer ring's submitter keeps the loop while it is inside run();
+// the other threads running the context run handlers only.
+bool scheduler::may_own_loop_locked() const noexcept
+{
+  return submitter_in_run_ == 0 || !ring_.foreign_submitter();
+}
+
+// The calling thread has just taken the loop: make its enter calls valid.
+// A single-issuer ring enabled by another thread is taken over first; when
+// that is impossible, throws (`may_throw`) or leaves the ring as it is (a
+// submission then fails with EEXIST and the SQEs wait for the submitter).
+void scheduler::enter_as(thread_ctx& t, bool may_throw)
+{
+  if (ring_.foreign_submitter()) [[unlikely]]
+  {
+    const pid_t submitter = ring_.submitter();
+    if (!take_over_ring(t))
+    {
+      if (!may_throw) return;
+      throw boost::system::system_error(
+          boost::system::error_code(EEXIST, boost::system::system_category()),
+          "asio_uring::io_context::run: the context's ring is single-issuer (concurrency "
+          "hint 1) and thread " + std::to_string(submitter) + ", not running it now, still "
+          "has " + std::to_string(inflight_) + " request(s) in the kernel that only it may "
+          "complete; run the context on that thread (or let that thread exit first), or "
+          "construct it with a concurrency hint other than 1, or set "
+          "io_context_options::single_issuer = false (ASIO_URING_FEATURES=-single_issuer)");
+    }
+  }
+  if (t.wants_ring_fd && !t.ring_fd_tried && ring_.enabled())
+  {
+    t.ring_fd_tried = true;
+    t.ring_index = ring_.register_fd();
+  }
+  ring_.enter_with(t.ring_index);
+}
+
+// Gives the loop a ring of its own when the one it has belongs to a thread
+// that does not run it. Possible when the kernel holds no request of ours
+// there but the wake-up read: the submitter's exit parked them
+// (submitter_exiting), or there were none. The SQEs not submitted yet move
+// to the new ring, the parked operations start again on it.
+bool scheduler::take_over_ring(thread_ctx& t)
+{
+  reap(t);  // what the kernel posted already is ours to take
+  const std::uint64_t wake_ud = wake_op_.user_data();
+  std::size_t queued = 0;
+  for (unsigned i = 0, n = ring_.sqes_unconsumed(); i < n; ++i)
+  {
+    const std::uint64_t ud = ring_.unconsumed_sqe(i).user_data;
+    if (ud + 1 > 1 && ud != wake_ud) ++queued;
+  }
+  if (inflight_ > queued) return false;
+
+  // The old ring's wake-up read stays there (the kernel cancels it when the
+  // ring goes); a new eventfd, so that it can never take a wake-up meant for
+  // the new ring's.
+  int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0)
+    throw boost::system::system_error(
+        boost::system::error_code(errno, boost::system::system_category()),
+        "asio_uring::io_context: eventfd");
+  ring_.renew(true);
+  wake_armed_ = false;
+  for (unsigned i = 0, n = ring_.sqes_unconsumed(); i < n; ++i)
+  {
+    io_uring_sqe& sqe = ring_.unconsumed_sqe(i);
+    if (sqe.user_data == wake_ud)
+    {
+      sqe.fd = fd;
+      wake_armed_ = true;
+    }
+  }
+  ::close(std::exchange(wake_fd_, fd));
+  ring_renewed(renewal::thread_change);
+  restart_parked();
+  return true;
+}
+
+void scheduler::ring_renewed(renewal why)
+{
+  // A hook may remove itself: iterate over a copy.
+  const std::vector<renew_hook> hooks = renew_hooks_;
+  for (const renew_hook& h : hooks) h.fn(h.arg, why);
+}
+
+void scheduler::add_ring_renewed_hook(renewed_fn fn, void* arg)
+{
+  renew_hooks_.push_back({fn, arg});
+}
+
+void scheduler::remove_ring_renewed_hook(renewed_fn fn, void* arg) noexcept
+{
+  std::erase_if(renew_hooks_, [&](const renew_hook& h) { return h.fn == fn && h.arg == arg; });
+}
+
+// On the thread that has just enabled the single-issuer ring.
+void scheduler::ring_enabled(void* self)
+{
+  auto* s = static_cast<scheduler*>(self);
+  {
+    std::lock_guard g(exit_hooks_mutex);
+    if (s->exit_hook_ != &tl_exit_hook)
+    {
+      if (s->exit_hook_) std::erase(static_cast<exit_hook*>(s->exit_hook_)->scheds, s);
+      tl_exit_hook.scheds.push_back(s);
+      s->exit_hook_ = &tl_exit_hook;
+    }
+  }
+  // The enabling thread is inside run() (or borrowing the loop): count it
+  // as the submitter in run().
+  for (thread_ctx* t = tl_thread_ctx; t; t = t->outer)
+  {
+    if (t->sched == s && t->in_run && !t->counted_submitter)
+    {
+      std::lock_guard lk(s->mutex_);
+      t->counted_submitter = true;
+      ++s->submitter_in_run_;
+      break;
+    }
+  }
+}
+
+void scheduler::detach_exit_hook() noexcept
+{
+  std::lock_guard g(exit_hooks_mutex);
+  if (exit_hook_) std::erase(static_cast<exit_hook*>(exit_hook_)->scheds, this);
+  exit_hook_ = nullptr;
+}
+
+// exit_hooks_mutex held, on the exiting submitter thread.
+void scheduler::submitter_exiting()
+{
+  exit_hook_ = nullptr;
+  std::unique_lock lk(mutex_);
+  if (loop_owner_ || shutdown_) return;
+  thread_ctx b(*this, false);
+  b.owns_loop = true;
+  loop_owner_ = &b;
+  lk.unlock();
+  struct give_back
+  {
+    scheduler& s;
+    thread_ctx& b;
+    ~give_back()
+    {
+      std::lock_guard g(s.mutex_);
+      s.release_loop_locked(b);
+    }
+  } guard{*this, b};
+  if (!ring_.foreign_submitter() && ring_.enabled())
+  {
+    ring_.enter_with(-1);
+    park_in_flight();
+  }
+}
+
+// After a borrower entered a single-issuer ring: the kernel defers the
+// completions (DEFER_TASKRUN) until the submitter asks; ask now, so that no
+// request of the borrow stays held for a thread that may never run the loop.
+void scheduler::flush_borrowed(thread_ctx& b)
+{
+  if (!ring_.single_issuer() || !ring_.enabled() || ring_.foreign_submitter() || inflight_ == 0) return;
+  ring_.get_events();
+  reap(b);
+}
+
 std::size_t scheduler::run(std::size_t max, bool block, const clock::time_point* deadline)
 {
   thread_ctx t(*this, true);
+  t.wants_ring_fd = block && max == static_cast<std::size_t>(-1);
   thread_call_stack::context asio_ctx(this, t);
   run_scope scope(*this, t);
 
@@ -148,6 +367,7 @@ bool scheduler::refill(thread_ctx& t, bool block, const clock::time_point* deadl
   // came from other threads. Poll the ring without taking the lock.
   if (t.owns_loop && !t.q.empty()
       && !foreign_pending_.load(std::memory_order_acquire)
+      && !several_running_.load(std::memory_order_relaxed)
       && !stopped_.load(std::memory_order_relaxed))
   {
     drive(t, false, nullptr);
@@ -165,7 +385,7 @@ bool scheduler::refill(thread_ctx& t, bool block, const clock::time_point* deadl
       else t.q.push(shared_.pop());
     }
 
-    if (!loop_owner_)
+    if (!loop_owner_ && may_own_loop_locked())
     {
       loop_owner_ = &t;
       t.owns_loop = true;
@@ -173,6 +393,26 @@ bool scheduler::refill(thread_ctx& t, bool block, const clock::time_point* deadl
 
     if (t.owns_loop)
     {
+      if (ring_.foreign_submitter()) [[unlikely]]
+      {
+        // Taking the ring over starts operations again: not under the lock.
+        lk.unlock();
+        try
+        {
+          enter_as(t, true);
+        }
+        catch (...)
+        {
+          lk.lock();
+          release_loop_locked(t);
+          throw;
+        }
+        lk.lock();
+      }
+      else
+      {
+        enter_as(t, true);
+      }
       op_queue starts;
       starts.splice(foreign_starts_);
       foreign_pending_.store(!shared_.empty(), std::memory_order_release);
@@ -193,10 +433,15 @@ bool scheduler::refill(thread_ctx& t, bool block, const clock::time_point* deadl
       wake_sent_ = false;
       if (threads_in_run_ > 1)
       {
-        // Let another thread drive the ring while we run handlers, and give
-        // idle threads a share of what we reaped.
-        t.owns_loop = false;
-        loop_owner_ = nullptr;
+        // Let another thread drive the ring while we run handlers (not a
+        // single-issuer ring: only we may), and give idle threads a share
+        // of what we reaped.
+        if (!ring_.single_issuer())
+        {
+          ring_.enter_with(-1);
+          t.owns_loop = false;
+          loop_owner_ = nullptr;
+        }
         if (idle_threads_ > 0)
         {
           if (t.q.size() > 1)
@@ -431,8 +676,10 @@ void scheduler::with_loop_slow(void (*fn)(void*), void* arg)
         s.release_loop_locked(b);
       }
     } guard{*this, b};
+    enter_as(b, false);
     start_all(starts);
     fn(arg);
+    flush_borrowed(b);
     return;
   }
   sync_call call(fn, arg);
@@ -485,8 +732,24 @@ void scheduler::remove_timer_queue(timer_queue_base& q)
   }
 }
 
+void scheduler::destroy_unsubmitted() noexcept
+{
+  const std::uint64_t wake_ud = wake_op_.user_data();
+  for (unsigned i = 0, n = ring_.sqes_unconsumed(); i < n; ++i)
+  {
+    io_uring_sqe& sqe = ring_.unconsumed_sqe(i);
+    const std::uint64_t ud = std::exchange(sqe.user_data, 0);
+    if (ud + 1 <= 1 || ud == wake_ud) continue;
+    operation* op = operation::from_user_data(ud);
+    if (!op->internal()) op->destroy();
+  }
+}
+
 void scheduler::shutdown()
 {
+  // Entering the ring below may enable it: no exit hook for a dying context.
+  ring_.on_enabled(nullptr, nullptr);
+  detach_exit_hook();
   op_queue doomed;
   {
     std::lock_guard lk(mutex_);
@@ -499,9 +762,22 @@ void scheduler::shutdown()
   // Handlers may own I/O objects whose destructors touch the loop: own it.
   thread_ctx b(*this, false);
   b.owns_loop = true;
+  ring_.enter_with(-1);
 
   doomed.destroy_all();
+  fork_parked_.destroy_all();
   for (timer_queue_base* q = timer_queues_; q; q = q->next_) q->destroy_all();
+  if (ring_.foreign_submitter())
+  {
+    // A single-issuer ring whose submitter is alive and does not run it
+    // (had it exited, its requests would be parked and destroyed above):
+    // no thread but it may cancel them. Destroy the operations whose SQEs
+    // the kernel has not seen; those in the kernel are left to it (it
+    // completes nothing there without the submitter and cancels them when
+    // the ring is closed); see doc/design.md, "Single issuer".
+    destroy_unsubmitted();
+    return;
+  }
 
   // Cancel everything in flight and destroy each operation as its CQE
   // arrives; the kernel may still write to their buffers until then.

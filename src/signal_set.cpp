@@ -83,10 +83,18 @@ signal_service::signal_service(boost::asio::execution_context& ctx)
     throw boost::system::system_error(errno_code(EMFILE),
         "asio_uring::signal_set: more than 64 contexts with signal sets");
   }
+  sched_.with_loop([this] { sched_.add_ring_renewed_hook(&on_ring_renewed, this); });
+}
+
+void signal_service::on_ring_renewed(void* self, scheduler::renewal why)
+{
+  auto* s = static_cast<signal_service*>(self);
+  if (why == scheduler::renewal::thread_change && s->sets_) s->arm_read();
 }
 
 signal_service::~signal_service()
 {
+  sched_.remove_ring_renewed_hook(&on_ring_renewed, this);  // the loop is shut down: nobody runs it
   {
     auto& r = registry();
     std::lock_guard lk(r.mutex);

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <mutex>
 #include <semaphore>
+#include <vector>
 
 namespace asio_uring::detail {
 
@@ -69,6 +70,13 @@ struct thread_ctx : boost::asio::detail::thread_info_base
   // The current handler queued a request that should reach the kernel when
   // the handler returns, not at the end of the turn (see request_submit).
   bool submit_soon = false;
+  // run()/run_for()/run_until(): this thread registers the ring fd for the
+  // call (ring::register_fd); ring_index is what it got (-1: none).
+  bool wants_ring_fd = false;
+  bool ring_fd_tried = false;
+  int ring_index = -1;
+  // Counted in scheduler::submitter_in_run_.
+  bool counted_submitter = false;
 };
 
 inline thread_local thread_ctx* tl_thread_ctx = nullptr;
@@ -97,9 +105,13 @@ public:
   // Inside a handler run by this scheduler the count is kept per thread and
   // settled when the handler returns (a handler that starts one operation
   // costs no atomic operation at all); elsewhere it is the shared atomic.
+  // Only while one thread runs the context: with several, an operation the
+  // handler starts may complete and settle on another thread before this
+  // handler returns, and the shared count would reach 0 too early.
   [[gnu::always_inline]] void work_started() noexcept
   {
-    if (thread_ctx* t = running_here()) ++t->private_work;
+    thread_ctx* t = running_here();
+    if (t && !several_running_.load(std::memory_order_relaxed)) ++t->private_work;
     else outstanding_work_.fetch_add(1, std::memory_order_relaxed);
   }
   [[gnu::always_inline]] void work_finished() noexcept
@@ -212,6 +224,22 @@ public:
   // Returns how many requests were in flight without fork_prepare (lost).
   std::size_t fork_child();
 
+  // --- single issuer (doc/design.md, "Single issuer") ---------------------
+  // Resources bound to the kernel ring (provided buffer rings, ...) must be
+  // created again when the ring is replaced: in a forked child
+  // (fork_child) and when a single-issuer ring moves to another thread
+  // (take_over_ring). `fn(arg, why)` then runs on the new ring's owner, with the
+  // loop owned, before the parked requests are started again. Loop owner
+  // only (use with_loop).
+  enum class renewal { fork_child, thread_change };
+  using renewed_fn = void (*)(void* arg, renewal why);
+  void add_ring_renewed_hook(renewed_fn fn, void* arg);
+  void remove_ring_renewed_hook(renewed_fn fn, void* arg) noexcept;
+  // Called on the submitter thread of a single-issuer ring when it exits
+  // (src/scheduler.cpp, exit_hook): parks its requests so that another
+  // thread may take the ring over.
+  void submitter_exiting();
+
   // --- timers (loop owner only) -------------------------------------------
   void add_timer_queue(timer_queue_base& q);
   void remove_timer_queue(timer_queue_base& q);
@@ -245,11 +273,23 @@ private:
   void release_loop_locked(thread_ctx& t);
   void park_in_flight();
   void restart_parked();
+  bool may_own_loop_locked() const noexcept;
+  void enter_as(thread_ctx& t, bool may_throw);
+  bool take_over_ring(thread_ctx& t);
+  void ring_renewed(renewal why);
+  void flush_borrowed(thread_ctx& b);
+  void destroy_unsubmitted() noexcept;
+  static void ring_enabled(void* self);
+  void detach_exit_hook() noexcept;
   friend struct thread_ctx;
   friend class run_scope;
 
   op_queue fork_parked_;        // cancelled by fork_prepare, to start again
   bool fork_prepared_ = false;
+
+  struct renew_hook { renewed_fn fn; void* arg; };
+  std::vector<renew_hook> renew_hooks_;  // loop owner only
+  void* exit_hook_ = nullptr;  // the submitter thread's exit_hook (guarded by its mutex)
 
   // Declared before ring_: the buffers stay mapped until the ring is gone.
   std::unique_ptr<buffer_ring, buffer_ring_deleter> recv_buffers_;
@@ -272,6 +312,8 @@ private:
   op_queue foreign_starts_;   // operations the loop owner must start
   thread_ctx* loop_owner_ = nullptr;
   int threads_in_run_ = 0;
+  int submitter_in_run_ = 0;  // run() calls by a single-issuer ring's submitter
+  std::atomic<bool> several_running_{false};  // threads_in_run_ > 1
   int idle_threads_ = 0;
   bool owner_sleeping_ = false;  // the owner is (about to be) blocked in the kernel
   bool wake_sent_ = false;

@@ -50,6 +50,10 @@ public:
 
 private:
   static void on_read(scheduler* owner, operation* op, int res, unsigned flags);
+  // The context's single-issuer ring moved to another thread, the read
+  // parked when its submitter exited (scheduler::take_over_ring): re-arm.
+  // (After fork, notify_fork does it, with a pipe of the child's own.)
+  static void on_ring_renewed(void* self, scheduler::renewal why);
   void arm_read();
   void deliver(int signo);
 
