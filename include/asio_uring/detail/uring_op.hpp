@@ -29,6 +29,29 @@ struct bound_handler
   void operator()() { std::apply(std::move(handler_), std::move(args_)); }
 };
 
+// Frees operation `o` (allocated for its handler) and runs the handler with
+// `args`, as every operation completes: called right here when its executor
+// is ours on this thread, otherwise through handler_work.
+template <typename Op, typename Handler, typename IoExecutor, typename Args>
+[[gnu::always_inline]] inline void finish_op(Op* o, Handler& handler,
+    handler_work<Handler, IoExecutor>& work, Args&& args)
+{
+  auto alloc = op_allocator<Handler>::get(handler);
+  if (work.native())
+  {
+    Handler h(std::move(handler));
+    op_allocator<Handler>::destroy(o, alloc);
+    std::apply(std::move(h), std::move(args));
+    return;
+  }
+  handler_work<Handler, IoExecutor> w(std::move(work));
+  auto f = std::apply([&](auto&&... a) {
+    return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(handler), {std::move(a)...}};
+  }, std::move(args));
+  op_allocator<Handler>::destroy(o, alloc);
+  w.complete(f, f.handler_);
+}
+
 template <typename Handler, typename IoExecutor, typename Kind>
 class uring_op : public operation, public Kind
 {
@@ -116,22 +139,7 @@ private:
       op_allocator<Handler>::destroy(o, alloc);
       return;
     }
-    auto args = o->Kind::result(res);
-    auto alloc = op_allocator<Handler>::get(o->handler_);
-    if (o->work_.native())
-    {
-      // Our executor on our thread: the handler is called right here.
-      Handler h(std::move(o->handler_));
-      op_allocator<Handler>::destroy(o, alloc);
-      std::apply(std::move(h), std::move(args));
-      return;
-    }
-    handler_work<Handler, IoExecutor> w(std::move(o->work_));
-    auto f = std::apply([&](auto&&... a) {
-      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(o->handler_), {std::move(a)...}};
-    }, std::move(args));
-    op_allocator<Handler>::destroy(o, alloc);
-    w.complete(f, f.handler_);
+    finish_op(o, o->handler_, o->work_, o->Kind::result(res));
   }
 
   Handler handler_;
