@@ -899,3 +899,62 @@ BOOST_DATA_TEST_CASE(wait_read_sees_queued_and_new_data, boost::unit_test::data:
   ctx.run();
   BOOST_TEST(got == "last");
 }
+
+// A read that waits when the data comes (the multishot's direct delivery):
+// one buffer that takes it all, one too small (the rest is queued for the
+// next read), a sequence of two, a provided receive; the same bytes on the
+// single-shot path, one multishot request for all of it, every buffer back.
+BOOST_DATA_TEST_CASE(waiting_reads_of_every_shape, boost::unit_test::data::make({true, false}), ms)
+{
+  asio_uring::io_context ctx(opts(ms, 16, 4096));
+  tcp_pair p(ctx);
+  std::vector<std::string> got;
+  std::array<char, 64> buf{};
+  auto copy_read = [&](auto bufs, std::size_t want) {
+    p.server.async_read_some(bufs, [&, want](error_code ec, std::size_t n) {
+      BOOST_TEST(!ec);
+      BOOST_TEST(n == want);
+      got.emplace_back(buf.data(), n);
+    });
+  };
+  auto step = [&](auto start, std::size_t send) {
+    start();
+    if (send > 0) net::write(p.client, net::buffer(pattern(send, got.size())));
+    ctx.restart();
+    BOOST_TEST(ctx.run() == 1u);
+  };
+  // The first read is single-shot; from the second on the multishot serves.
+  // More reads than buffers: each buffer must be back in the kernel's ring.
+  const std::size_t rounds = 40;
+  for (std::size_t i = 0; i < rounds; ++i) step([&] { copy_read(net::buffer(buf), 64); }, 64);
+  step([&] { copy_read(net::buffer(buf.data(), 10), 10); }, 64);
+  step([&] { copy_read(net::buffer(buf), 54); }, 0);
+  step([&] {
+    copy_read(std::array<net::mutable_buffer, 2>{net::buffer(buf.data(), 5), net::buffer(buf.data() + 5, 59)}, 64);
+  }, 64);
+  std::string held;
+  step([&] {
+    p.server.async_receive_provided([&](error_code ec, asio_uring::provided_buffer pb) {
+      BOOST_TEST(!ec);
+      held.assign(pb.data(), pb.size());
+      BOOST_TEST(free_buffers(ctx) == 15u);  // the handle holds one
+    });
+  }, 64);
+
+  BOOST_REQUIRE(got.size() == rounds + 3);
+  for (std::size_t i = 0; i < rounds; ++i) BOOST_TEST(got[i] == pattern(64, i));
+  BOOST_TEST(got[rounds] == pattern(64, rounds).substr(0, 10));
+  BOOST_TEST(got[rounds + 1] == pattern(64, rounds).substr(10));
+  BOOST_TEST(got[rounds + 2] == pattern(64, rounds + 2));
+  BOOST_TEST(held == pattern(64, rounds + 3));
+  BOOST_TEST(free_buffers(ctx) == 16u);
+  auto c = stats(ctx);
+  if (ms && multishot_active(ctx))
+  {
+    BOOST_TEST(c.multishot_requests == 1u);
+    BOOST_TEST(c.single_requests == 0u);
+    BOOST_TEST(c.nobufs == 0u);
+  }
+  else
+    BOOST_TEST(c.multishot_requests == 0u);
+}

@@ -53,13 +53,10 @@ public:
   template <typename Buffers>
   stream_recv_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* st, int fd,
       const Buffers& b)
-    : recv_reader(&do_complete), kind_(fd, b, 0, true), handler_(std::move(h)),
-      work_(handler_, ex, s), sched_(&s), state_(st)
+    : recv_reader(&do_complete, kind_.bufs.iov, 0, Provided, &prep), kind_(fd, b, 0, true),
+      handler_(std::move(h)), work_(handler_, ex, s), sched_(&s), state_(st)
   {
-    iov = kind_.bufs.iov;
     iovcnt = kind_.bufs.count;
-    provided = Provided;
-    prep_single = &prep;
   }
 
   struct cancel_handler
@@ -385,6 +382,15 @@ public:
   {
     return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& bufs, int flags) {
+          // The steady state: a socket reading through its multishot, on the
+          // loop's thread: straight to its recv_state.
+          if (flags == 0 && this->recv_ && this->fd_ >= 0 && this->sched_->loop_owner_here()
+              && boost::asio::buffer_size(bufs) > 0) [[likely]]
+          {
+            detail::stream_recv_op<decltype(handler), Executor, false>::launch(
+                handler, this->ex_, *this->sched_, this->recv_, this->fd_, bufs);
+            return;
+          }
           detail::recv_kind k(this->fd_, bufs, flags, true);
           std::size_t bytes = k.bufs.total;
           if (bytes > 0 && this->fd_ >= 0 && !(flags & MSG_OOB) && use_multishot(flags == 0))

@@ -55,6 +55,20 @@ public:
   int take() noexcept;
   // Back to the kernel's ring (registered) or to the pool.
   void give_back(unsigned bid) noexcept;
+  // Registered mode: a buffer the kernel just filled, consumed before it was
+  // ever queued or held (no held accounting), back at the ring's tail. One
+  // entry written and the tail published (a release store: a plain store on
+  // x86). The kernel may pick a buffer whenever this thread enters it, so the
+  // tail cannot wait for the end of the reap.
+  void recycle(unsigned bid) noexcept { recycle(bid, data(bid)); }
+  void recycle(unsigned bid, char* p) noexcept
+  {
+    io_uring_buf& b = br_->bufs[tail_ & mask_];
+    b.addr = reinterpret_cast<std::uintptr_t>(p);
+    b.len = size_;
+    b.bid = static_cast<std::uint16_t>(bid);
+    __atomic_store_n(&br_->tail, ++tail_, __ATOMIC_RELEASE);
+  }
 
   // Registered mode: the ring was renewed (a forked child): register the
   // buffers with the new ring. False if that failed (then nothing is
@@ -87,6 +101,7 @@ private:
   unsigned count_;
   unsigned size_;
   unsigned entries_;          // ring entries: count_ rounded up to a power of two
+  unsigned mask_;             // entries_ - 1
   std::size_t ring_bytes_ = 0;
   std::size_t map_bytes_ = 0;
   void* map_ = nullptr;
@@ -108,17 +123,19 @@ private:
 // async_receive_provided, a buffer handed over (bid, data, size).
 struct recv_reader : operation
 {
-  using operation::operation;
-  const ::iovec* iov = nullptr;
-  std::size_t iovcnt = 0;
-  bool provided = false;
+  // Fills a single-shot request for this read (its own SQE, user_data set).
+  using prep_fn = void (*)(recv_reader*, io_uring_sqe*);
+  recv_reader(func_type f, const ::iovec* v, std::size_t n, bool p, prep_fn prep) noexcept
+    : operation(f), iov(v), iovcnt(n), provided(p), prep_single(prep) {}
+  const ::iovec* iov;
+  std::size_t iovcnt;
+  bool provided;
   bool in_kernel = false;      // a single-shot request of its own is in flight
   bool delivered = false;      // completed from the queue: the state may be gone
   int bid = -1;                // provided: the buffer handed over
   char* pdata = nullptr;
   std::size_t psize = 0;
-  // Fills a single-shot request for this read (its own SQE, user_data set).
-  void (*prep_single)(recv_reader*, io_uring_sqe*) = nullptr;
+  prep_fn prep_single;
 };
 
 class recv_state
@@ -134,7 +151,15 @@ public:
 
   // Starts `r` (its work counted): completes it from the queue (through the
   // ready queue), waits for the multishot, or gives it a single-shot request.
-  void start(recv_reader* r);
+  void start(recv_reader* r)
+  {
+    // The steady state: nothing queued, the multishot armed: `r` waits for
+    // its next CQE.
+    if (count_ == 0 && end_ == no_end && armed_) [[likely]]
+      waiting_.push(r);
+    else
+      start_slow(r);
+  }
   // `r` was sent through the ready queue by a multishot cancelled by someone
   // else (fork, shutdown) and is run with start_marker: start it again.
   void restart(recv_reader* r);
@@ -169,7 +194,9 @@ public:
 private:
   recv_state(scheduler& s, buffer_ring& br, int fd) noexcept;
   static void on_cqe(scheduler* owner, operation* op, int res, unsigned flags);
+  void start_slow(recv_reader* r);
   void handle(int res, unsigned flags);
+  bool deliver_direct(unsigned bid, int res) noexcept;
   void arm();
   void single(recv_reader* r);
   void deliver(recv_reader* r, int res);

@@ -1,0 +1,75 @@
+// 64-byte ping-pong between two coroutines on one io_context(1), over
+// loopback TCP: the user-space cost of one round trip (two reads, two writes,
+// four coroutine resumptions) on the multishot receive path or, with
+// ASIO_URING_FEATURES=-multishot_recv, the single-shot one.
+//   pingpong ROUNDS
+// Run it under callgrind for two round counts and divide the difference of
+// the instruction totals by the difference of the rounds: that removes the
+// setup (doc/design.md, "Multishot receive").
+#include <asio_uring.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+
+namespace net = boost::asio;
+using tcp = asio_uring::ip::tcp;
+
+namespace {
+
+constexpr std::size_t message = 64;
+
+net::awaitable<void> echo(tcp::socket s, std::size_t rounds)
+{
+  std::array<char, message> buf{};
+  for (std::size_t i = 0; i < rounds; ++i)
+  {
+    co_await net::async_read(s, net::buffer(buf), net::use_awaitable);
+    co_await net::async_write(s, net::buffer(buf), net::use_awaitable);
+  }
+}
+
+net::awaitable<void> ping(tcp::socket& s, std::size_t rounds, std::size_t& done)
+{
+  std::array<char, message> buf{};
+  buf.fill('p');
+  for (std::size_t i = 0; i < rounds; ++i)
+  {
+    co_await net::async_write(s, net::buffer(buf), net::use_awaitable);
+    co_await net::async_read(s, net::buffer(buf), net::use_awaitable);
+    ++done;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  if (argc != 2)
+  {
+    std::fprintf(stderr, "usage: pingpong ROUNDS\n");
+    return 2;
+  }
+  const std::size_t rounds = std::strtoull(argv[1], nullptr, 10);
+
+  asio_uring::io_context ctx(1);
+  tcp::acceptor acceptor(ctx, {net::ip::address_v4::loopback(), 0});
+  tcp::socket client(ctx);
+  client.connect(acceptor.local_endpoint());
+  client.set_option(tcp::no_delay(true));
+  tcp::socket server = acceptor.accept();
+  server.set_option(tcp::no_delay(true));
+
+  std::size_t done = 0;
+  net::co_spawn(ctx, echo(std::move(server), rounds), net::detached);
+  net::co_spawn(ctx, ping(client, rounds, done), net::detached);
+  ctx.run();
+  std::printf("%zu rounds\n", done);
+  return done == rounds ? 0 : 1;
+}
