@@ -115,21 +115,7 @@ private:
       op_allocator<Handler>::destroy(o, alloc);
       return;
     }
-    auto args = o->result(res);
-    auto alloc = op_allocator<Handler>::get(o->handler_);
-    if (o->work_.native())
-    {
-      Handler h(std::move(o->handler_));
-      op_allocator<Handler>::destroy(o, alloc);
-      std::apply(std::move(h), std::move(args));
-      return;
-    }
-    handler_work<Handler, IoExecutor> w(std::move(o->work_));
-    auto f = std::apply([&](auto&&... a) {
-      return bound_handler<Handler, std::decay_t<decltype(a)>...>{std::move(o->handler_), {std::move(a)...}};
-    }, std::move(args));
-    op_allocator<Handler>::destroy(o, alloc);
-    w.complete(f, f.handler_);
+    finish_op(o, o->handler_, o->work_, o->result(res));
   }
 
   buffer_ring& state_buffers() noexcept { return sched_->recv_buffers(); }
