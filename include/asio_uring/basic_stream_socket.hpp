@@ -453,6 +453,9 @@ private:
     using op = detail::stream_recv_op<Handler, Executor, Provided>;
     bool started = false;
     detail::scheduler& s = *this->sched_;
+    // Before the launch: with several threads in run(), the read may
+    // complete, and its handler touch this socket, before with_loop returns.
+    this->async_used_ = true;
     this->sched_->with_loop([&] {
       if (!this->recv_) this->recv_ = detail::recv_state::create(s, this->fd_);
       if (!this->recv_) return;
@@ -460,7 +463,6 @@ private:
       started = true;
     });
     if (!started) this->reads_ = 2;
-    else this->async_used_ = true;
     return started;
   }
 
