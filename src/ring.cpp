@@ -160,7 +160,11 @@ ring::ring(const io_context_options& options) : opts_(options)
   if (want != engine_kind::emulated)
   {
     const int err = setup_kernel(opts);
-    if (err == 0) return;
+    if (err == 0)
+    {
+      if (opts.registered_files) files_.setup(ring_, opts.registered_files_table, opts.registered_files_after);
+      return;
+    }
     if (want == engine_kind::io_uring || !refused(err)) throw_setup_error(err);
   }
   setup_emulated(opts);

@@ -77,11 +77,16 @@ struct io_context_options
   unsigned recv_buffers = 1024;
   // Sends of at least this many bytes use IORING_OP_SEND_ZC; 0: never.
   std::size_t send_zc_threshold = 64 * 1024;
-  // Sockets are also registered in the ring's file table (IOSQE_FIXED_FILE);
-  // native_handle() stays a real descriptor. Not implemented: measured at
-  // 1.5-3.5% of a request's cost in isolation, not resolvable end to end
-  // (doc/design.md, "Registered files"); the switch has no effect yet.
+  // Registered files: a stream socket that has done registered_files_after
+  // requests also gets a slot in the ring's sparse file table of
+  // registered_files_table slots (at most RLIMIT_NOFILE), and its requests
+  // then use the slot (IOSQE_FIXED_FILE: no file reference taken per
+  // request); native_handle() stays its real descriptor, emptied from the
+  // table before close() or release(). A full table leaves a socket on its
+  // descriptor. TODO default: see doc/design.md, "Registered files".
   bool registered_files = false;
+  unsigned registered_files_table = 1024;
+  unsigned registered_files_after = 16;
   // Zero copy also for TCP peers on this host (loopback, or the socket's own
   // address). The kernel copies such sends anyway (it cannot hand user pages
   // to a local receiver), so zero copy only adds the page pinning and the
