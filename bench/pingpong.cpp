@@ -2,7 +2,7 @@
 // loopback TCP: the user-space cost of one round trip (two reads, two writes,
 // four coroutine resumptions) on the multishot receive path or, with
 // ASIO_URING_FEATURES=-multishot_recv, the single-shot one.
-//   pingpong ROUNDS
+//   pingpong ROUNDS     (prints the rounds and the process CPU time per round)
 // Run it under callgrind for two round counts and divide the difference of
 // the instruction totals by the difference of the rounds: that removes the
 // setup (doc/design.md, "Multishot receive").
@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
@@ -69,7 +70,13 @@ int main(int argc, char** argv)
   std::size_t done = 0;
   net::co_spawn(ctx, echo(std::move(server), rounds), net::detached);
   net::co_spawn(ctx, ping(client, rounds, done), net::detached);
+  timespec t0{}, t1{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
   ctx.run();
-  std::printf("%zu rounds\n", done);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+  // Process CPU time (user + kernel) per round trip: the whole loop, both
+  // ends, with no tracer attached.
+  const double ns = double(t1.tv_sec - t0.tv_sec) * 1e9 + double(t1.tv_nsec - t0.tv_nsec);
+  std::printf("%zu rounds %.0f ns/round\n", done, done ? ns / double(done) : 0.0);
   return done == rounds ? 0 : 1;
 }

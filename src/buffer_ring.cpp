@@ -239,6 +239,7 @@ void recv_state::arm()
 {
   io_uring_sqe* sqe = sched_.get_sqe();
   io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  if (slot_ >= 0) sched_.get_ring().files().apply(sqe, slot_);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = br_.group();
   io_uring_sqe_set_data64(sqe, ms_op_.user_data());
@@ -260,6 +261,7 @@ void recv_state::single(recv_reader* r)
   r->in_kernel = true;
   io_uring_sqe* sqe = sched_.get_sqe();
   r->prep_single(r, sqe);
+  if (slot_ >= 0) sched_.get_ring().files().apply(sqe, slot_);
   if (r->provided)
   {
     sqe->flags |= IOSQE_BUFFER_SELECT;

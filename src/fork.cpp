@@ -43,6 +43,7 @@ void ring::renew(bool carry_sqes)
       *io_uring_get_sqe(&fresh.ring_) = unconsumed_sqe(i);  // same size: room for all
   }
   if (reg_iov_) fresh.register_buffers(reg_iov_, reg_n_);  // before enabling: any thread may
+  files_.renew(fresh.ring_, fresh.files_.size());
   std::swap(ring_, fresh.ring_);
   std::swap(flags_, fresh.flags_);
   std::swap(ops_, fresh.ops_);

@@ -103,12 +103,21 @@ void apply_feature_env(io_context_options& o)
     else if (item == "multishot_recv") o.multishot_recv = on;
     else if (item == "send_zc") o.send_zc_threshold = on ? (o.send_zc_threshold ? o.send_zc_threshold : 64 * 1024) : 0;
     else if (item == "registered_files") o.registered_files = on;
+    else if (item == "registered_files_always")
+    {
+      // For tests: every socket asks for a slot at its first operation.
+      if (on)
+      {
+        o.registered_files = true;
+        o.registered_files_after = 1;
+      }
+    }
     else if (item == "send_zc_local") o.send_zc_local = on;
     else if (item == "coop_taskrun") o.coop_taskrun = on;
     else
       throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: unknown feature \""
           + item + "\" (known: single_issuer, single_issuer_always, register_ring_fd, multishot_accept, "
-          "multishot_recv, send_zc, send_zc_local, registered_files, coop_taskrun)");
+          "multishot_recv, send_zc, send_zc_local, registered_files, registered_files_always, coop_taskrun)");
   }
 }
 
@@ -160,7 +169,11 @@ ring::ring(const io_context_options& options) : opts_(options)
   if (want != engine_kind::emulated)
   {
     const int err = setup_kernel(opts);
-    if (err == 0) return;
+    if (err == 0)
+    {
+      if (opts.registered_files) files_.setup(ring_, opts.registered_files_table, opts.registered_files_after);
+      return;
+    }
     if (want == engine_kind::io_uring || !refused(err)) throw_setup_error(err);
   }
   setup_emulated(opts);

@@ -50,6 +50,7 @@ struct poll_kind : kind_base
   std::tuple<boost::system::error_code> result(int res) { return {result_error(res)}; }
   int fd;
   unsigned mask;
+  int slot = -1;  // registered file slot (detail/file_table.hpp)
 };
 
 } // namespace detail
@@ -108,7 +109,8 @@ public:
   // The receive state (queued data, the multishot) moves with the socket.
   basic_socket(basic_socket&& o) noexcept
     : descriptor(std::move(o)), protocol_(o.protocol_), user_non_blocking_(o.user_non_blocking_),
-      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0))
+      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0)),
+      file_slot_(std::exchange(o.file_slot_, -1)), file_uses_(std::exchange(o.file_uses_, 0))
   {
   }
 
@@ -117,7 +119,8 @@ public:
   basic_socket(basic_socket<P1, E1>&& o)
     : descriptor(static_cast<detail::descriptor_object<E1>&&>(o)), protocol_(o.protocol_),
       user_non_blocking_(o.user_non_blocking_),
-      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0))
+      recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0)),
+      file_slot_(std::exchange(o.file_slot_, -1)), file_uses_(std::exchange(o.file_uses_, 0))
   {
   }
 
@@ -125,18 +128,26 @@ public:
   {
     if (this != &o)
     {
+      unregister_file();
       close_recv();
       descriptor::operator=(std::move(o));
       protocol_ = o.protocol_;
       user_non_blocking_ = o.user_non_blocking_;
       recv_ = std::exchange(o.recv_, nullptr);
       reads_ = std::exchange(o.reads_, 0);
+      file_slot_ = std::exchange(o.file_slot_, -1);
+      file_uses_ = std::exchange(o.file_uses_, 0);
     }
     return *this;
   }
 
-  // The multishot receive ends before the descriptor is closed.
-  ~basic_socket() { close_recv(); }
+  // The multishot receive ends, and the registered file slot is emptied,
+  // before the descriptor is closed.
+  ~basic_socket()
+  {
+    unregister_file();
+    close_recv();
+  }
   template <typename P1, typename E1>
   std::enable_if_t<std::is_convertible_v<P1, Protocol> && std::is_convertible_v<E1, Executor>,
       basic_socket&> operator=(basic_socket<P1, E1>&& o)
@@ -173,6 +184,7 @@ public:
     fd_ = fd;
     protocol_ = p;
     reads_ = 0;
+    file_uses_ = 0;
     ec.clear();
   }
 
@@ -193,6 +205,7 @@ public:
     protocol_ = p;
     user_non_blocking_ = false;
     reads_ = 0;
+    file_uses_ = 0;
     ec.clear();
   }
 
@@ -208,6 +221,7 @@ public:
   }
   void close(boost::system::error_code& ec)
   {
+    unregister_file();
     close_recv();
     descriptor::close(ec);
   }
@@ -265,6 +279,7 @@ public:
     }
     ec.clear();
     reads_ = 0;
+    unregister_file();
     return descriptor::release();
   }
 
@@ -436,6 +451,19 @@ public:
     return static_cast<std::size_t>(n) + queued;
   }
 
+  // asio_uring extension: the socket's slot in the ring's registered file
+  // table once the kernel holds it there (its requests then name the slot
+  // with IOSQE_FIXED_FILE), or -1. native_handle() is the descriptor either
+  // way (doc/design.md, "Registered files").
+  int registered_file_slot() const
+  {
+    if (file_slot_ < 0) return -1;
+    detail::scheduler* s = sched_;
+    int live = -1;
+    s->with_loop([&] { live = s->get_ring().files().live(file_slot_); });
+    return live >= 0 && live == fd_ ? file_slot_ : -1;
+  }
+
   bool at_mark() const
   {
     boost::system::error_code ec;
@@ -519,7 +547,9 @@ public:
         [this](auto handler, wait_type what) {
           int early = early_check();
           if (early == detail::operation::start_marker && what == wait_read && recv_ready()) early = 0;
-          this->template launch<detail::poll_kind>(handler, early, detail::poll_kind(fd_, poll_mask(what)));
+          detail::poll_kind k(fd_, poll_mask(what));
+          k.slot = file_slot();
+          this->template launch<detail::poll_kind>(handler, early, std::move(k));
         }, token, w);
   }
 
@@ -551,6 +581,9 @@ protected:
   // created at the second read; reads_ counts reads up to that.
   detail::recv_state* recv_ = nullptr;
   unsigned char reads_ = 0;
+  // Registered files: the slot (-1: none) and the requests counted up to it.
+  int file_slot_ = -1;
+  unsigned file_uses_ = 0;
 
   // Data or the end of the stream is queued (see recv_state::prepare_wait).
   bool recv_ready()
@@ -560,6 +593,40 @@ protected:
     bool ready = false;
     sched_->with_loop([st, &ready] { ready = st->prepare_wait(); });
     return ready;
+  }
+
+  // --- registered files (detail/file_table.hpp) --------------------------
+  // The slot for the request being initiated (-1: the descriptor). Counts
+  // the socket's requests and asks for a slot at the context's threshold,
+  // once: the update reaches the kernel with this request, and the slot is
+  // used from the first request after the kernel confirmed it.
+  int file_slot()
+  {
+    if (file_slot_ >= 0) return file_slot_;
+    if (++file_uses_ == sched_->file_threshold() && fd_ >= 0) [[unlikely]]
+    {
+      detail::scheduler* s = sched_;
+      const int fd = fd_;
+      int slot = -1;
+      s->with_loop([&] {
+        slot = s->register_file(fd);
+        if (slot >= 0 && recv_) recv_->use_slot(slot);
+      });
+      file_slot_ = slot;
+    }
+    return file_slot_;
+  }
+
+  // Empties the slot; the update is submitted by the close or release that
+  // follows (with its cancellation), before the descriptor is closed.
+  void unregister_file() noexcept
+  {
+    if (file_slot_ < 0) return;
+    detail::scheduler* s = sched_;
+    const int slot = std::exchange(file_slot_, -1);
+    const int fd = fd_;
+    file_uses_ = 0;
+    s->with_loop([s, slot, fd] { s->unregister_file(slot, fd); });
   }
 
   void close_recv() noexcept

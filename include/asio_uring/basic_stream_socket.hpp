@@ -40,6 +40,7 @@ struct recv_kind : kind_base
   bool stream;
   iov_buffers<> bufs;
   ::msghdr msg;
+  int slot = -1;  // registered file slot (detail/file_table.hpp)
 };
 
 // A read served by the socket's recv_state (multishot receive): from the
@@ -201,6 +202,7 @@ struct send_kind : kind_base
   int flags;
   iov_buffers<> bufs;
   ::msghdr msg;
+  int slot = -1;  // registered file slot (detail/file_table.hpp)
 };
 
 // Synchronous transfer with recvmsg/sendmsg.
@@ -368,6 +370,7 @@ public:
   {
     return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& bufs, int flags) {
+          const int slot = this->file_slot();
           // The steady state: a socket reading through its multishot, on the
           // loop's thread: straight to its recv_state.
           if (flags == 0 && this->recv_ && this->fd_ >= 0 && this->sched_->loop_owner_here()
@@ -378,6 +381,7 @@ public:
             return;
           }
           detail::recv_kind k(this->fd_, bufs, flags, true);
+          k.slot = slot;
           std::size_t bytes = k.bufs.total;
           if (bytes > 0 && this->fd_ >= 0 && !(flags & MSG_OOB) && use_multishot(flags == 0))
           {
@@ -457,8 +461,12 @@ private:
     // complete, and its handler touch this socket, before with_loop returns.
     this->async_used_ = true;
     this->sched_->with_loop([&] {
-      if (!this->recv_) this->recv_ = detail::recv_state::create(s, this->fd_);
-      if (!this->recv_) return;
+      if (!this->recv_)
+      {
+        this->recv_ = detail::recv_state::create(s, this->fd_);
+        if (!this->recv_) return;
+        if (this->file_slot_ >= 0) this->recv_->use_slot(this->file_slot_);
+      }
       op::launch(handler, this->ex_, s, this->recv_, this->fd_, bufs);
       started = true;
     });
@@ -487,6 +495,7 @@ public:
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& bufs, int flags) {
           detail::send_kind k(this->fd_, bufs, flags);
+          k.slot = this->file_slot();
           std::size_t bytes = k.bufs.total;
           // Large plain sends try zero copy (detail/send_zc.hpp).
           detail::send_zc_state& zc = this->sched_->send_zc();

@@ -174,6 +174,10 @@ public:
   // stays queued. (Requests in the kernel are cancelled by the descriptor.)
   void cancel_waiting() noexcept;
 
+  // The socket's registered file slot (detail/file_table.hpp): the
+  // multishot and single-shot requests use it from their next SQE on.
+  void use_slot(int slot) noexcept { slot_ = slot; }
+
   std::size_t queued_bytes() const noexcept { return queued_bytes_; }
   bool armed() const noexcept { return armed_; }
   bool has_data_or_end() const noexcept { return count_ > 0 || end_ != no_end; }
@@ -215,6 +219,7 @@ private:
   scheduler& sched_;
   buffer_ring& br_;
   int fd_;
+  int slot_ = -1;                   // registered file slot
   struct request : operation
   {
     request(func_type f, recv_state* o) noexcept : operation(f), owner(o) {}

@@ -6,6 +6,7 @@
 // the kernel branch on the engine.
 #pragma once
 
+#include <asio_uring/detail/file_table.hpp>
 #include <asio_uring/io_context_options.hpp>
 
 #include <liburing.h>
@@ -136,6 +137,12 @@ public:
   int register_buffers(const iovec* iov, unsigned n);
   int unregister_buffers();
 
+  // Registered files for sockets (detail/file_table.hpp): empty on the
+  // emulated engine, with registered_files off, or when the kernel refused
+  // the table. Kept across renew().
+  file_table& files() noexcept { return files_; }
+  const file_table& files() const noexcept { return files_; }
+
 private:
   // liburing 2.3's INT_FLAG_REG_RING (src/int_flags.h): enter through
   // enter_ring_fd with IORING_ENTER_REGISTERED_RING.
@@ -164,6 +171,7 @@ private:
   const iovec* reg_iov_ = nullptr;  // registered buffers, for renew()
   unsigned reg_n_ = 0;
   std::bitset<256> ops_;
+  file_table files_;
   std::unique_ptr<emulated_ring> emu_;
 };
 

@@ -207,6 +207,17 @@ public:
   // the descriptor may be closed right after (its number may be reused).
   void cancel_fd(int fd, bool now);
 
+  // --- registered files (detail/file_table.hpp, src/file_table.cpp) -----
+  // A socket asks for a slot after this many requests (UINT_MAX: never).
+  unsigned file_threshold() const noexcept { return ring_.files().threshold(); }
+  // Loop owner. Queues the update that puts `fd` in a free slot and returns
+  // the slot (used once the kernel confirmed it), or -1 (no table, full).
+  int register_file(int fd);
+  // Loop owner. Queues the update that empties `slot` if `fd` holds it; it
+  // reaches the kernel with the next submission (close and release submit
+  // their cancellation right after, before the descriptor is closed).
+  void unregister_file(int slot, int fd);
+
   // --- receive buffers (detail/buffer_ring.hpp, src/buffer_ring.cpp) -----
   // The context's buffers, created on first use; loop owner only.
   buffer_ring& recv_buffers();

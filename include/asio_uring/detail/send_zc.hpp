@@ -113,6 +113,7 @@ private:
       io_uring_prep_sendmsg_zc(sqe, kind_.fd, &kind_.msg, static_cast<unsigned>(kind_.flags));
       sqe->ioprio = static_cast<std::uint16_t>(zc_flags_);
     }
+    if (kind_.slot >= 0) s.get_ring().files().apply(sqe, kind_.slot);
     io_uring_sqe_set_data64(sqe, user_data());
     s.op_submitted();
     send_zc_state::bump(zc.stats.requests);
@@ -124,6 +125,7 @@ private:
   {
     io_uring_sqe* sqe = s.get_sqe();
     kind_.prep(sqe);
+    if (kind_.slot >= 0) s.get_ring().files().apply(sqe, kind_.slot);
     io_uring_sqe_set_data64(sqe, user_data());
     s.op_submitted();
     send_zc_state::bump(s.send_zc().stats.fallbacks);

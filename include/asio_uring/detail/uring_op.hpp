@@ -110,6 +110,9 @@ private:
     if (timeout) s.reserve_sqes(2);
     io_uring_sqe* sqe = s.get_sqe();
     this->Kind::prep(sqe);
+    // A socket request: its registered file slot, if it has one (file_table.hpp).
+    if constexpr (requires { this->Kind::slot; })
+      if (this->Kind::slot >= 0) s.get_ring().files().apply(sqe, this->Kind::slot);
     io_uring_sqe_set_data64(sqe, this->user_data());
     if (timeout)
     {
