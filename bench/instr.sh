@@ -5,7 +5,8 @@
 # io_uring_enter through vgdb).
 #   bench/instr.sh SERVER_COMMAND... -- echo CONNS SIZE REQUESTS
 #   bench/instr.sh SERVER_COMMAND... -- http CONNS REQUESTS
-# Prints: instructions_per_request
+# Prints: instructions_per_request. CG_OUT=file keeps the callgrind output
+# (bench/cg_components.py breaks it down).
 set -euo pipefail
 B=${BUILD:-build-release}
 server=()
@@ -41,5 +42,6 @@ fi
 callgrind_control -d "$pid" >/dev/null
 kill -9 "$pid" 2>/dev/null || true
 total=$(cat "$out"/cg.*.1 | awk '/^summary:/{print $2}')
+[ -n "${CG_OUT:-}" ] && cp "$out"/cg.*.1 "$CG_OUT"
 echo $(( total / n ))
 rm -rf "$out"

@@ -9,8 +9,10 @@
 #include <boost/asio/experimental/promise.hpp>
 #include <boost/asio/experimental/use_promise.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <future>
+#include <memory>
 #include <numeric>
 #include <thread>
 
@@ -506,4 +508,119 @@ BOOST_AUTO_TEST_CASE(pending_operations_destroyed_with_context)
     BOOST_TEST(alive.use_count() >= 2);
   }
   BOOST_TEST(alive.use_count() == 1);
+}
+
+namespace {
+
+// Counts what operations allocate through a handler's own allocator.
+struct alloc_counts
+{
+  int allocs = 0;
+  int frees = 0;
+};
+
+template <typename T>
+struct counting_allocator
+{
+  using value_type = T;
+  alloc_counts* counts;
+  explicit counting_allocator(alloc_counts* c) noexcept : counts(c) {}
+  template <typename U>
+  counting_allocator(const counting_allocator<U>& o) noexcept : counts(o.counts) {}
+  T* allocate(std::size_t n)
+  {
+    ++counts->allocs;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept
+  {
+    ++counts->frees;
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <typename U>
+  bool operator==(const counting_allocator<U>& o) const noexcept { return counts == o.counts; }
+  template <typename U>
+  bool operator!=(const counting_allocator<U>& o) const noexcept { return counts != o.counts; }
+};
+
+} // namespace
+
+// Operations allocate through the handler's associated allocator when it
+// has one (the default one is the library's per-thread cache): one
+// allocation per operation, each freed, on the single-shot read and on the
+// multishot reads that follow it.
+BOOST_AUTO_TEST_CASE(operations_allocate_through_the_handlers_allocator)
+{
+  asio_uring::io_context ctx(1);
+  tcp_pair p(ctx);
+  alloc_counts counts;
+  std::vector<std::string> log;
+  for (int round = 0; round < 4; ++round)
+  {
+    std::string got(5, '\0');
+    net::async_write(p.client, net::buffer("hello", 5),
+        net::bind_allocator(counting_allocator<void>(&counts), [&](error_code ec, std::size_t n) {
+          log.push_back("write " + std::to_string(n) + " " + ec.message());
+        }));
+    p.server.async_read_some(net::buffer(got),
+        net::bind_allocator(counting_allocator<void>(&counts), [&](error_code ec, std::size_t n) {
+          log.push_back("read " + std::to_string(n) + " " + ec.message() + " " + got.substr(0, n));
+        }));
+    BOOST_TEST(ctx.run() == 2u);
+    ctx.restart();
+  }
+  BOOST_TEST(counts.allocs == 8);
+  BOOST_TEST(counts.frees == 8);
+  const std::string ok = error_code().message();
+  std::vector<std::string> want;
+  for (int round = 0; round < 4; ++round)
+  {
+    want.push_back("write 5 " + ok);
+    want.push_back("read 5 " + ok + " hello");
+  }
+  std::sort(log.begin(), log.end());
+  std::sort(want.begin(), want.end());
+  BOOST_TEST(log == want, boost::test_tools::per_element());
+}
+
+// A handler passed as an lvalue is copied, as Asio does: the caller's object
+// keeps its state (the initiation moves only from Asio's own temporary).
+BOOST_AUTO_TEST_CASE(lvalue_handlers_are_copied_not_moved_from)
+{
+  asio_uring::io_context ctx(1);
+  tcp_pair p(ctx);
+  auto keep = std::make_shared<int>(7);
+  std::vector<std::string> log;
+  std::string got(3, '\0');
+  auto on_read = [keep, &log, &got](error_code ec, std::size_t n) {
+    log.push_back("read " + std::to_string(n) + " " + ec.message() + " " + got.substr(0, n) + " "
+        + std::to_string(*keep));
+  };
+  auto on_write = [keep, &log](error_code ec, std::size_t n) {
+    log.push_back("write " + std::to_string(n) + " " + ec.message() + " " + std::to_string(*keep));
+  };
+  for (int round = 0; round < 3; ++round)
+  {
+    p.server.async_read_some(net::buffer(got), on_read);
+    p.client.async_write_some(net::buffer("abc", 3), on_write);
+    // keep, on_read, on_write, and the copy in each pending operation.
+    BOOST_TEST(keep.use_count() == 5);
+    BOOST_TEST(ctx.run() == 2u);
+    ctx.restart();
+    BOOST_TEST(keep.use_count() == 3);
+  }
+  on_read(error_code(), 0);
+  on_write(error_code(), 0);
+  const std::string ok = error_code().message();
+  std::vector<std::string> want;
+  for (int round = 0; round < 3; ++round)
+  {
+    want.push_back("write 3 " + ok + " 7");
+    want.push_back("read 3 " + ok + " abc 7");
+  }
+  std::sort(log.begin(), log.end() - 2);
+  std::sort(want.begin(), want.end());
+  want.push_back("read 0 " + ok + "  7");
+  want.push_back("write 0 " + ok + " 7");
+  BOOST_TEST(log == want, boost::test_tools::per_element());
 }

@@ -369,29 +369,28 @@ public:
       ReadToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return boost::asio::async_initiate<ReadToken, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const MutableBufferSequence& bufs, int flags) {
+        [this](auto&& h, const MutableBufferSequence& bufs, int flags) {
+          // The handler is moved once, into the operation (from Asio's
+          // temporary; a handler passed as an lvalue is copied first).
+          using H = std::decay_t<decltype(h)>;
+          std::conditional_t<std::is_lvalue_reference_v<decltype(h)>, H, H&> handler(h);
           const int slot = this->file_slot();
           // The steady state: a socket reading through its multishot, on the
           // loop's thread: straight to its recv_state.
           if (flags == 0 && this->recv_ && this->fd_ >= 0 && this->sched_->loop_owner_here()
               && boost::asio::buffer_size(bufs) > 0) [[likely]]
           {
-            detail::stream_recv_op<decltype(handler), Executor, false>::launch(
+            detail::stream_recv_op<H, Executor, false>::launch(
                 handler, this->ex_, *this->sched_, this->recv_, this->fd_, bufs);
             return;
           }
+          // Out of line: the plain path stays small enough to be inlined
+          // into the caller (a coroutine's initiation), as it is without
+          // multishot receive.
+          if ((this->recv_ || this->reads_ < 2) && receive_other(handler, bufs, flags)) return;
           detail::recv_kind k(this->fd_, bufs, flags, true);
           k.slot = slot;
           std::size_t bytes = k.bufs.total;
-          if (bytes > 0 && this->fd_ >= 0 && !(flags & MSG_OOB) && use_multishot(flags == 0))
-          {
-            if (flags == 0 && start_multishot<false>(handler, bufs)) return;
-            if (int early = queued_result(k, flags); early != detail::operation::start_marker)
-            {
-              this->template launch<detail::recv_kind>(handler, early, std::move(k));
-              return;
-            }
-          }
           this->template launch_transfer<detail::recv_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
@@ -433,14 +432,35 @@ public:
   }
 
 private:
+  // An async_receive that is not a plain single-shot recv: one started on
+  // the socket's multishot (created at the second read), or one answered
+  // from the data it queued. False: a plain recv it is.
+  template <typename Handler, typename Buffers>
+  [[gnu::noinline]] bool receive_other(Handler& handler, const Buffers& bufs, int flags)
+  {
+    detail::recv_kind k(this->fd_, bufs, flags, true);
+    if (k.bufs.total == 0 || this->fd_ < 0 || (flags & MSG_OOB) || !use_multishot(flags == 0))
+      return false;
+    if (flags == 0 && start_multishot<false>(handler, bufs)) return true;
+    int early = queued_result(k, flags);
+    if (early == detail::operation::start_marker) return false;
+    this->template launch<detail::recv_kind>(handler, early, std::move(k));
+    return true;
+  }
+
   // The context may have a buffer ring; `reading`: count this read (the
   // first read of a socket stays single-shot: many connections read once).
+  // A context without one marks the socket (reads_ = 2): never again asked.
   bool use_multishot(bool reading)
   {
     if (this->recv_) return true;
+    if (this->reads_ > 1) return false;
     const detail::ring& r = this->sched_->get_ring();
-    if (this->reads_ > 1 || r.engine() != engine_kind::io_uring || !r.options().multishot_recv)
+    if (r.engine() != engine_kind::io_uring || !r.options().multishot_recv)
+    {
+      this->reads_ = 2;
       return false;
+    }
     if (reading && this->reads_ == 0)
     {
       this->reads_ = 1;
@@ -493,20 +513,17 @@ public:
       WriteToken&& token = boost::asio::default_completion_token_t<executor_type>())
   {
     return boost::asio::async_initiate<WriteToken, void(boost::system::error_code, std::size_t)>(
-        [this](auto handler, const ConstBufferSequence& bufs, int flags) {
+        [this](auto&& h, const ConstBufferSequence& bufs, int flags) {
+          // As in async_receive: one move of the handler.
+          using H = std::decay_t<decltype(h)>;
+          std::conditional_t<std::is_lvalue_reference_v<decltype(h)>, H, H&> handler(h);
           detail::send_kind k(this->fd_, bufs, flags);
           k.slot = this->file_slot();
           std::size_t bytes = k.bufs.total;
           // Large plain sends try zero copy (detail/send_zc.hpp).
-          detail::send_zc_state& zc = this->sched_->send_zc();
-          if (flags == 0 && this->fd_ >= 0 && zc.wanted(bytes, k.bufs.count)
-              && !zc.refused(this->protocol_.family()) && zc_peer_remote(zc))
-          {
-            using op = detail::send_zc_op<decltype(handler), Executor, detail::send_kind>;
-            this->async_used_ = true;
-            op::launch(handler, this->ex_, *this->sched_, std::move(k), this->protocol_.family());
+          if (flags == 0 && this->sched_->send_zc().wanted(bytes, k.bufs.count)
+              && send_zero_copy(handler, k))
             return;
-          }
           this->template launch_transfer<detail::send_kind>(handler, bytes, std::move(k));
         }, token, b, static_cast<int>(f));
   }
@@ -526,6 +543,19 @@ public:
   }
 
 private:
+  // Starts `k` as a zero-copy send when the socket may send so. Out of line
+  // (see receive_other).
+  template <typename Handler>
+  [[gnu::noinline]] bool send_zero_copy(Handler& handler, detail::send_kind& k)
+  {
+    detail::send_zc_state& zc = this->sched_->send_zc();
+    if (this->fd_ < 0 || zc.refused(this->protocol_.family()) || !zc_peer_remote(zc)) return false;
+    using op = detail::send_zc_op<Handler, Executor, detail::send_kind>;
+    this->async_used_ = true;
+    op::launch(handler, this->ex_, *this->sched_, std::move(k), this->protocol_.family());
+    return true;
+  }
+
   // Zero copy only pays when the kernel can hand our pages to a device, not
   // to a receiver on this host: asked once per descriptor (two system calls
   // at its first large send). A descriptor number reused by this object

@@ -194,7 +194,7 @@ protected:
   template <typename, typename, bool, bool> friend class stream_ops;
 
   template <typename Kind, typename Handler>
-  void launch(Handler& handler, int early_res, Kind&& kind)
+  [[gnu::always_inline]] void launch(Handler& handler, int early_res, Kind&& kind)
   {
     using op = uring_op<Handler, Executor, Kind>;
     async_used_ = true;
@@ -207,7 +207,7 @@ protected:
   // with nothing to transfer it completes with 0 at once (through the
   // executor, never inside this call, and without an SQE).
   template <typename Kind, typename Handler>
-  void launch_transfer(Handler& handler, std::size_t bytes, Kind&& kind)
+  [[gnu::always_inline]] void launch_transfer(Handler& handler, std::size_t bytes, Kind&& kind)
   {
     int early = early_check();
     if (early == operation::start_marker && bytes == 0) early = 0;

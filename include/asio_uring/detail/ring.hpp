@@ -90,8 +90,22 @@ public:
   }
   void unregister_fd(int index) noexcept;
 
-  // Null only when the submission queue is full.
-  io_uring_sqe* try_get_sqe() noexcept { return io_uring_get_sqe(&ring_); }
+  // Null only when the submission queue is full. liburing's
+  // io_uring_get_sqe, written out so that it is always inlined (GCC keeps
+  // liburing's static inline copy out of line in large translation units:
+  // 21 instructions a call instead of 8).
+  [[gnu::always_inline]] io_uring_sqe* try_get_sqe() noexcept
+  {
+    io_uring_sq& sq = ring_.sq;
+    const unsigned next = sq.sqe_tail + 1;
+    const unsigned head = (ring_.flags & IORING_SETUP_SQPOLL)
+        ? io_uring_smp_load_acquire(sq.khead) : IO_URING_READ_ONCE(*sq.khead);
+    if (next - head > sq.ring_entries) return nullptr;
+    const unsigned shift = (ring_.flags & IORING_SETUP_SQE128) ? 1 : 0;
+    io_uring_sqe* sqe = &sq.sqes[(sq.sqe_tail & sq.ring_mask) << shift];
+    sq.sqe_tail = next;
+    return sqe;
+  }
 
   // Completions are waiting (kernel: overflow list or deferred task work;
   // emulated: requests parked on epoll or an overflowed CQ) and need

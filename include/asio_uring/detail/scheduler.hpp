@@ -21,7 +21,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
+#include <new>
 #include <semaphore>
+#include <utility>
 #include <vector>
 
 namespace asio_uring::detail {
@@ -45,6 +47,51 @@ public:
 private:
   friend class scheduler;
   timer_queue_base* next_ = nullptr;
+};
+
+// Memory of finished operations kept for the next ones (detail/handler_work.hpp,
+// op_allocator): two blocks, each with its capacity in a header before it.
+class op_memory_cache
+{
+public:
+  static constexpr std::size_t header = 16;  // keeps the block 16-byte aligned
+  op_memory_cache() = default;
+  op_memory_cache(const op_memory_cache&) = delete;
+  op_memory_cache& operator=(const op_memory_cache&) = delete;
+  ~op_memory_cache()
+  {
+    for (void* m : mem_) if (m) ::operator delete(static_cast<char*>(m) - header);
+  }
+  // A kept block of at least `n` bytes, or null.
+  [[gnu::always_inline]] void* take(std::size_t n) noexcept
+  {
+    for (void*& m : mem_)
+      if (m && capacity(m) >= n) return std::exchange(m, nullptr);
+    return nullptr;
+  }
+  // After a miss: frees one kept block (too small for what is asked now),
+  // so that the block about to be allocated can be kept when it is freed.
+  void drop_one() noexcept
+  {
+    for (void*& m : mem_)
+      if (m)
+      {
+        ::operator delete(static_cast<char*>(std::exchange(m, nullptr)) - header);
+        return;
+      }
+  }
+  // Keeps `p`; false when both places are taken.
+  [[gnu::always_inline]] bool keep(void* p) noexcept
+  {
+    for (void*& m : mem_)
+      if (!m) { m = p; return true; }
+    return false;
+  }
+  static std::size_t capacity(void* p) noexcept
+  { return *reinterpret_cast<std::size_t*>(static_cast<char*>(p) - header); }
+
+private:
+  void* mem_[2] = {nullptr, nullptr};
 };
 
 // Per-thread state while a thread runs (or briefly borrows) a scheduler.
@@ -77,6 +124,7 @@ struct thread_ctx : boost::asio::detail::thread_info_base
   int ring_index = -1;
   // Counted in scheduler::submitter_in_run_.
   bool counted_submitter = false;
+  op_memory_cache op_memory;
 };
 
 inline thread_local thread_ctx* tl_thread_ctx = nullptr;
@@ -178,7 +226,7 @@ public:
   // Zero-copy send: thresholds, what the kernel refused, counters (any thread).
   send_zc_state& send_zc() noexcept { return send_zc_; }
   // Never null: a full submission queue is submitted first.
-  io_uring_sqe* get_sqe()
+  [[gnu::always_inline]] io_uring_sqe* get_sqe()
   {
     if (io_uring_sqe* sqe = ring_.try_get_sqe()) return sqe;
     return get_sqe_after_submit();

@@ -57,7 +57,7 @@ class uring_op : public operation, public Kind
 {
 public:
   template <typename... KindArgs>
-  uring_op(Handler&& h, const IoExecutor& ex, scheduler& s, KindArgs&&... args)
+  [[gnu::always_inline]] uring_op(Handler&& h, const IoExecutor& ex, scheduler& s, KindArgs&&... args)
     : operation(&do_complete), Kind(std::forward<KindArgs>(args)...),
       handler_(std::move(h)), work_(handler_, ex, s)
   {
@@ -80,7 +80,8 @@ public:
 
   // Creates the operation and starts it; or completes it with `early_res`
   // (never inside this call) when that is not INT_MIN.
-  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, int early_res, Kind&& kind)
+  [[gnu::always_inline]] static void launch(Handler& h, const IoExecutor& ex, scheduler& s,
+      int early_res, Kind&& kind)
   {
     auto* o = op_allocator<Handler>::template create<uring_op>(h, ex, s, std::move(kind));
     s.work_started();
@@ -161,7 +162,7 @@ template <std::size_t N = 8>
 struct iov_buffers
 {
   template <typename Buffers>
-  explicit iov_buffers(const Buffers& bufs)
+  [[gnu::always_inline]] explicit iov_buffers(const Buffers& bufs)
   {
     auto it = boost::asio::buffer_sequence_begin(bufs);
     auto end = boost::asio::buffer_sequence_end(bufs);
