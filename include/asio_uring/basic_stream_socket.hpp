@@ -429,6 +429,8 @@ public:
   }
 
 private:
+  template <typename, typename> friend class basic_tcp_stream;  // reads through recv_
+
   // The context may have a buffer ring; `reading`: count this read (the
   // first read of a socket stays single-shot: many connections read once).
   bool use_multishot(bool reading)
