@@ -318,9 +318,9 @@ public:
     using cancel = typename stream_recv_op<Handler, IoExecutor, false>::cancel_handler;
     if (slot.is_connected()) slot.template emplace<cancel>(cancel{&s, rs, o});
     // Queued data (or the end) completes it without waiting: no deadline.
-    const bool waits = !rs->has_data_or_end();
+    const bool waits = expiry != clock::time_point::max() && !rs->has_data_or_end();
     rs->start(o);
-    if (waits && expiry != clock::time_point::max())
+    if (waits)
     {
       if (!st->deadlines) [[unlikely]]
         st->deadlines = new read_deadlines(s, &State::read_expired, st.get());
