@@ -94,16 +94,17 @@ struct rate_timer<Executor, true>
 
 // A tcp_stream read served by its socket's recv_state (multishot receive),
 // linked into its stream's read_deadlines while it waits under a deadline.
+// (Kept small: Asio's recycling allocator reuses a cached block only if the
+// new operation fits in it, and Beast's handlers are large already.)
 struct tcp_read : recv_reader
 {
   using clock = std::chrono::steady_clock;
   tcp_read(func_type f, const ::iovec* v, prep_fn prep, recv_state* r, int d, clock::time_point e) noexcept
-    : recv_reader(f, v, 0, false, prep), rs(r), fd(d), expiry(e) {}
+    : recv_reader(f, v, 0, false, prep), rs(r), expiry(e), fd(d) {}
   recv_state* rs;
-  int fd;
   clock::time_point expiry;
-  tcp_read* prev = nullptr;
-  tcp_read* next = nullptr;
+  tcp_read* next = nullptr;  // in read_deadlines' list
+  int fd;
   bool linked = false;
 };
 
@@ -155,11 +156,8 @@ public:
   void wait(tcp_read* r)
   {
     r->linked = true;
-    r->next = nullptr;
-    r->prev = tail_;
-    if (tail_) tail_->next = r;
-    else head_ = r;
-    tail_ = r;
+    r->next = head_;
+    head_ = r;
     if (r->expiry < at_) [[unlikely]] arm(r->expiry);
   }
   // `r`, waiting, starts again (its multishot was cancelled by a fork).
@@ -170,11 +168,11 @@ public:
   // `r` completed (or is destroyed); any thread.
   void done(tcp_read* r)
   {
+    // (A stream has one read waiting, or a few: a list scan.)
     sched_.with_loop([this, r] {
-      if (r->prev) r->prev->next = r->next;
-      else head_ = r->next;
-      if (r->next) r->next->prev = r->prev;
-      else tail_ = r->prev;
+      tcp_read** p = &head_;
+      while (*p != r) p = &(*p)->next;
+      *p = r->next;
       r->linked = false;
     });
   }
@@ -241,7 +239,6 @@ private:
   __kernel_timespec ts_{};  // read by the kernel when the SQE is submitted
   clock::time_point at_ = clock::time_point::max();  // armed for (max: idle)
   tcp_read* head_ = nullptr;  // the reads waiting under a deadline
-  tcp_read* tail_ = nullptr;
   bool in_kernel_ = false;
   bool orphan_ = false;
 };
@@ -293,7 +290,8 @@ struct tcp_stream_state
 
 // A tcp_stream read through the multishot receive: stream_recv_op's
 // behaviour, plus the deadline (read_deadlines) and the stream's timeout
-// result. Handler arguments: (error_code, bytes).
+// result. Its single-shot request (after -ENOBUFS) is a recv, or a readv for
+// several buffers (no msghdr to keep). Handler arguments: (error_code, bytes).
 template <typename Handler, typename IoExecutor, typename State>
 class tcp_read_op : public tcp_read
 {
@@ -301,10 +299,10 @@ public:
   template <typename Buffers>
   tcp_read_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* rs,
       const std::shared_ptr<State>& st, clock::time_point expiry, int fd, const Buffers& b)
-    : tcp_read(&do_complete, kind_.bufs.iov, &prep, rs, fd, expiry), kind_(fd, b, 0, true),
+    : tcp_read(&do_complete, bufs_.iov, &prep, rs, fd, expiry), bufs_(b),
       handler_(std::move(h)), work_(handler_, ex, s), state_(st)
   {
-    iovcnt = kind_.bufs.count;
+    iovcnt = bufs_.count;
   }
 
   // Loop owner only.
@@ -329,7 +327,13 @@ public:
   }
 
 private:
-  static void prep(recv_reader* base, io_uring_sqe* sqe) { static_cast<tcp_read_op*>(base)->kind_.prep(sqe); }
+  static void prep(recv_reader* base, io_uring_sqe* sqe)
+  {
+    auto* o = static_cast<tcp_read_op*>(base);
+    const iov_buffers<>& b = o->bufs_;
+    if (b.count == 1) io_uring_prep_recv(sqe, o->fd, b.iov[0].iov_base, b.iov[0].iov_len, 0);
+    else io_uring_prep_readv(sqe, o->fd, b.iov, static_cast<unsigned>(b.count), std::uint64_t(-1));
+  }
 
   static void do_complete(scheduler* owner, operation* base, int res, unsigned flags)
   {
@@ -350,12 +354,14 @@ private:
       op_allocator<Handler>::destroy(o, alloc);
       return;
     }
-    auto r = o->kind_.result(res);
+    auto r = res == 0 && o->bufs_.total > 0
+        ? std::tuple<boost::system::error_code, std::size_t>(boost::asio::error::eof, 0)
+        : transfer_result(res);
     if (res == -ECANCELED && o->state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
     finish_op(o, o->handler_, o->work_, std::move(r));
   }
 
-  recv_kind kind_;
+  iov_buffers<> bufs_;
   Handler handler_;
   handler_work<Handler, IoExecutor> work_;
   std::shared_ptr<State> state_;
