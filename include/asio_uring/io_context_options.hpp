@@ -69,9 +69,9 @@ struct io_context_options
   // async_accept is pending are kept for the next one.
   bool multishot_accept = true;
   unsigned accept_backlog = 64;
-  // Multishot receive into a provided buffer ring for stream sockets (and
-  // tcp_stream) that read repeatedly: recv_buffers buffers of
-  // recv_buffer_size bytes per context (recv_buffers a power of two).
+  // Multishot receive into a provided buffer ring for stream sockets that
+  // read repeatedly: recv_buffers buffers of recv_buffer_size bytes per
+  // context (recv_buffers a power of two).
   bool multishot_recv = true;
   unsigned recv_buffer_size = 4096;
   unsigned recv_buffers = 1024;
