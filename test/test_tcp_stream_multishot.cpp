@@ -5,7 +5,7 @@
 // deadline that does not fire when data comes in time (also not later), a
 // new deadline after a timeout, cancel, queued data under a passed deadline,
 // close / destruction / move / release_socket with a read pending, buffer
-// exhaustion, Beast's http::async_read and ssl::stream over the stream. The
+// exhaustion, Beast's http::async_read over the stream. The
 // same results on the single-shot path (the _emulated twin, and
 // -multishot_recv on the kernel ring).
 #define BOOST_TEST_MODULE tcp_stream_multishot
@@ -714,4 +714,34 @@ BOOST_AUTO_TEST_CASE(beast_http_read_times_out_mid_request)
   BOOST_TEST(done);
   BOOST_TEST((ec == beast::error::timeout));
   BOOST_TEST(!p.stream.socket().is_open());
+}
+
+// A stream moved while a timed read waits: when that read's deadline passes
+// it alone ends, with operation_aborted (as its linked timeout would end it
+// on the single-shot path); the socket, now the new stream's, stays open.
+BOOST_AUTO_TEST_CASE(deadline_of_a_read_pending_across_a_move)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(80ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!r.done);
+  asio_uring::tcp_stream moved(std::move(p.stream));
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == net::error::operation_aborted));
+  BOOST_TEST((r.took >= 75ms));
+  BOOST_TEST(moved.socket().is_open());
+  net::write(p.peer, net::buffer("kept", 4));
+  moved.expires_after(5s);
+  read_some(moved, buf, sizeof buf, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "kept");
 }
