@@ -5,6 +5,8 @@
 # io_uring_enter through vgdb).
 #   bench/instr.sh SERVER_COMMAND... -- echo CONNS SIZE REQUESTS
 #   bench/instr.sh SERVER_COMMAND... -- http CONNS REQUESTS
+# The port is appended to SERVER_COMMAND, or replaces an argument @PORT@
+# (Beast's http_server_async: ADDRESS @PORT@ DOC_ROOT THREADS).
 # Prints: instructions_per_request. CG_OUT=file keeps the callgrind output
 # (bench/cg_components.py breaks it down).
 set -euo pipefail
@@ -15,7 +17,12 @@ shift
 kind=$1
 port=$((7000 + RANDOM % 1000))
 out=$(mktemp -d)
-taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "${server[@]}" $port >"$out/log" 2>&1 &
+if [[ " ${server[*]} " == *" @PORT@ "* ]]; then
+  server=("${server[@]/#@PORT@/$port}")
+else
+  server+=("$port")
+fi
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "${server[@]}" >"$out/log" 2>&1 &
 for _ in $(seq 100); do
   (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
   sleep 0.1

@@ -2,7 +2,11 @@
 // loopback TCP: the user-space cost of one round trip (two reads, two writes,
 // four coroutine resumptions) on the multishot receive path or, with
 // ASIO_URING_FEATURES=-multishot_recv, the single-shot one.
-//   pingpong ROUNDS     (prints the rounds and the process CPU time per round)
+//   pingpong ROUNDS [stream|timed]   (prints the rounds and the process CPU
+//   time per round)
+// `stream`: the echoing side is an asio_uring::tcp_stream; `timed`: one that
+// sets expires_after(30 s) before each read, as Beast's servers do
+// (doc/design.md, "tcp_stream").
 // Run it under callgrind for two round counts and divide the difference of
 // the instruction totals by the difference of the rounds: that removes the
 // setup (doc/design.md, "Multishot receive").
@@ -18,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
 
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
@@ -31,6 +36,17 @@ net::awaitable<void> echo(tcp::socket s, std::size_t rounds)
   std::array<char, message> buf{};
   for (std::size_t i = 0; i < rounds; ++i)
   {
+    co_await net::async_read(s, net::buffer(buf), net::use_awaitable);
+    co_await net::async_write(s, net::buffer(buf), net::use_awaitable);
+  }
+}
+
+net::awaitable<void> echo_stream(asio_uring::tcp_stream s, std::size_t rounds, bool timed)
+{
+  std::array<char, message> buf{};
+  for (std::size_t i = 0; i < rounds; ++i)
+  {
+    if (timed) s.expires_after(std::chrono::seconds(30));
     co_await net::async_read(s, net::buffer(buf), net::use_awaitable);
     co_await net::async_write(s, net::buffer(buf), net::use_awaitable);
   }
@@ -52,9 +68,10 @@ net::awaitable<void> ping(tcp::socket& s, std::size_t rounds, std::size_t& done)
 
 int main(int argc, char** argv)
 {
-  if (argc != 2)
+  const std::string_view mode = argc == 3 ? argv[2] : "";
+  if ((argc != 2 && argc != 3) || (argc == 3 && mode != "stream" && mode != "timed"))
   {
-    std::fprintf(stderr, "usage: pingpong ROUNDS\n");
+    std::fprintf(stderr, "usage: pingpong ROUNDS [stream|timed]\n");
     return 2;
   }
   const std::size_t rounds = std::strtoull(argv[1], nullptr, 10);
@@ -68,7 +85,10 @@ int main(int argc, char** argv)
   server.set_option(tcp::no_delay(true));
 
   std::size_t done = 0;
-  net::co_spawn(ctx, echo(std::move(server), rounds), net::detached);
+  if (mode.empty()) net::co_spawn(ctx, echo(std::move(server), rounds), net::detached);
+  else
+    net::co_spawn(ctx, echo_stream(asio_uring::tcp_stream(std::move(server)), rounds, mode == "timed"),
+        net::detached);
   net::co_spawn(ctx, ping(client, rounds, done), net::detached);
   timespec t0{}, t1{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);

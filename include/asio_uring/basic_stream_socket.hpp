@@ -432,6 +432,8 @@ public:
   }
 
 private:
+  template <typename, typename> friend class basic_tcp_stream;  // reads through recv_
+
   // An async_receive that is not a plain single-shot recv: one started on
   // the socket's multishot (created at the second read), or one answered
   // from the data it queued. False: a plain recv it is.

@@ -2,8 +2,12 @@
 // on our socket, member for member. As in Beast, when the deadline
 // (expires_after / expires_at) passes with an operation pending, the socket is
 // closed and every operation pending on it completes with
-// beast::error::timeout. Each timed operation is one SQE linked to an
-// IORING_OP_LINK_TIMEOUT: no timer objects, no extra wake-ups.
+// beast::error::timeout. A timed write or connect, and a read that is its own
+// request, is one SQE linked to an IORING_OP_LINK_TIMEOUT. Reads from the
+// second on go through the socket's multishot receive (doc/design.md,
+// "Multishot receive"): one that finds data queued needs no timer; one that
+// waits is covered by its stream's read_deadlines, one lazily armed
+// IORING_OP_TIMEOUT (doc/design.md, "tcp_stream").
 //
 // Rate policies are Beast's (unlimited_rate_policy, simple_rate_policy or a
 // user's, through beast::rate_policy_access). A limited stream transfers at
@@ -15,6 +19,7 @@
 #include <asio_uring/basic_stream_socket.hpp>
 #include <asio_uring/basic_waitable_timer.hpp>
 #include <asio_uring/connect.hpp>
+#include <asio_uring/detail/buffer_ring.hpp>
 #include <asio_uring/ip/tcp.hpp>
 
 #include <boost/asio/compose.hpp>
@@ -87,10 +92,162 @@ struct rate_timer<Executor, true>
   bool armed = false;
 };
 
+// A tcp_stream read served by its socket's recv_state (multishot receive),
+// linked into its stream's read_deadlines while it waits under a deadline.
+// (Kept small: Asio's recycling allocator reuses a cached block only if the
+// new operation fits in it, and Beast's handlers are large already.)
+struct tcp_read : recv_reader
+{
+  using clock = std::chrono::steady_clock;
+  tcp_read(func_type f, const ::iovec* v, prep_fn prep, recv_state* r, int d, clock::time_point e) noexcept
+    : recv_reader(f, v, 0, false, prep), rs(r), expiry(e), fd(d) {}
+  recv_state* rs;
+  clock::time_point expiry;
+  tcp_read* next = nullptr;  // in read_deadlines' list
+  int fd;
+  bool linked = false;
+};
+
+// The deadlines of a stream's waiting multishot reads. The multishot request
+// outlives every read, so a read's deadline cannot be a linked timeout.
+// Instead one IORING_OP_TIMEOUT per stream (absolute, CLOCK_MONOTONIC, which
+// is steady_clock; an internal operation: it counts no work) is armed when a
+// read starts waiting with a deadline before the armed time, and stays armed
+// when the read completes. When it fires it looks at the reads still
+// waiting: each one past its deadline goes to `expired`; otherwise it is
+// armed again for the earliest of them, or left idle when none waits. So a
+// stream whose deadline moves forward before every read (Beast's servers:
+// expires_after per request) submits it once per deadline period, not per
+// read, and the loop pays nothing per turn. On the heap, created at the first
+// timed read that waits: it outlives its stream until its last CQE.
+// Loop owner only.
+class read_deadlines : public operation
+{
+public:
+  using clock = std::chrono::steady_clock;
+  using expired_fn = void (*)(void* owner, tcp_read* r);
+
+  read_deadlines(scheduler& s, expired_fn f, void* owner) noexcept
+    : operation(&on_cqe), sched_(s), expired_(f), owner_(owner)
+  {
+    set_internal();
+  }
+  read_deadlines(const read_deadlines&) = delete;
+  read_deadlines& operator=(const read_deadlines&) = delete;
+
+  // The stream is gone: the timeout in the kernel is removed; deletes `d`
+  // now or at its last CQE.
+  static void release(read_deadlines* d) noexcept
+  {
+    if (!d->in_kernel_)
+    {
+      delete d;
+      return;
+    }
+    d->orphan_ = true;
+    io_uring_sqe* sqe = d->sched_.get_sqe();
+    io_uring_prep_timeout_remove(sqe, d->user_data(), 0);
+    io_uring_sqe_set_data64(sqe, 0);
+  }
+
+  scheduler& sched() noexcept { return sched_; }
+
+  // `r` waits for data until r->expiry.
+  void wait(tcp_read* r)
+  {
+    r->linked = true;
+    r->next = head_;
+    head_ = r;
+    if (r->expiry < at_) [[unlikely]] arm(r->expiry);
+  }
+  // `r`, waiting, starts again (its multishot was cancelled by a fork).
+  void rewait(tcp_read* r)
+  {
+    if (r->expiry < at_) arm(r->expiry);
+  }
+  // `r` completed (or is destroyed); any thread.
+  void done(tcp_read* r)
+  {
+    // (A stream has one read waiting, or a few: a list scan.)
+    sched_.with_loop([this, r] {
+      tcp_read** p = &head_;
+      while (*p != r) p = &(*p)->next;
+      *p = r->next;
+      r->linked = false;
+    });
+  }
+
+  // Diagnostics and tests: timeouts submitted or moved earlier.
+  std::size_t arms = 0;
+
+private:
+  static void on_cqe(scheduler*, operation* op, int res, unsigned)
+  {
+    auto* d = static_cast<read_deadlines*>(op);
+    d->in_kernel_ = false;
+    d->at_ = clock::time_point::max();
+    if (d->orphan_)
+    {
+      delete d;
+      return;
+    }
+    // -ECANCELED: by a fork or the context's shutdown; the next read that
+    // waits (or starts again) arms it.
+    if (res == -ETIME) d->expire();
+  }
+
+  void expire()
+  {
+    const clock::time_point now = clock::now();
+    clock::time_point next = clock::time_point::max();
+    for (tcp_read* r = head_; r; r = r->next)
+    {
+      if (r->delivered) continue;
+      if (r->expiry <= now) expired_(owner_, r);  // completes r later, never here
+      else if (r->expiry < next) next = r->expiry;
+    }
+    if (next != clock::time_point::max()) arm(next);
+  }
+
+  void arm(clock::time_point t)
+  {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+    ts_.tv_sec = ns / 1000000000;
+    ts_.tv_nsec = ns % 1000000000;
+    io_uring_sqe* sqe = sched_.get_sqe();
+    if (in_kernel_)
+    {
+      // Earlier than the armed time. If that already fired, this finds
+      // nothing and the expiry arms again.
+      io_uring_prep_timeout_update(sqe, &ts_, user_data(), IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(sqe, 0);
+    }
+    else
+    {
+      io_uring_prep_timeout(sqe, &ts_, 0, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(sqe, user_data());
+      sched_.op_submitted();
+      in_kernel_ = true;
+    }
+    at_ = t;
+    ++arms;
+  }
+
+  scheduler& sched_;
+  expired_fn expired_;
+  void* owner_;
+  __kernel_timespec ts_{};  // read by the kernel when the SQE is submitted
+  clock::time_point at_ = clock::time_point::max();  // armed for (max: idle)
+  tcp_read* head_ = nullptr;  // the reads waiting under a deadline
+  bool in_kernel_ = false;
+  bool orphan_ = false;
+};
+
 // What a tcp_stream's operations share with it: the socket (closed by the
 // first operation that times out), whether that happened, the rate policy and
-// its timer. Operations hold a reference, so it outlives a stream destroyed
-// or moved while they are pending.
+// its timer, the deadlines of its waiting multishot reads. Operations hold a
+// reference, so it outlives a stream destroyed or moved while they are
+// pending.
 template <typename Socket, typename RatePolicy>
 struct tcp_stream_state
 {
@@ -99,10 +256,115 @@ struct tcp_stream_state
     : socket(std::forward<Args>(a)...), policy(std::forward<Policy>(p)), rate(socket.get_executor())
   {
   }
+  ~tcp_stream_state()
+  {
+    if (read_deadlines* d = deadlines) d->sched().with_loop([d] { read_deadlines::release(d); });
+  }
+  tcp_stream_state(const tcp_stream_state&) = delete;
+  tcp_stream_state& operator=(const tcp_stream_state&) = delete;
+
   Socket socket;
   RatePolicy policy;
   rate_timer<typename Socket::executor_type, !is_unlimited_v<RatePolicy>> rate;
   bool timed_out = false;  // closed by a timeout since the last new deadline
+  read_deadlines* deadlines = nullptr;  // created at the first timed read that waits
+
+  // A waiting read's deadline passed: as for a linked timeout, the socket is
+  // closed if it is still the descriptor the read used, and everything it
+  // ends completes with timeout; otherwise (the socket was released or
+  // moved) the read alone ends, with operation_aborted.
+  static void read_expired(void* p, tcp_read* r)
+  {
+    auto* st = static_cast<tcp_stream_state*>(p);
+    if (st->timed_out) return;  // the close ends r too
+    if (st->socket.native_handle() == r->fd)
+    {
+      st->timed_out = true;
+      boost::system::error_code ignored;
+      st->socket.close(ignored);
+    }
+    else
+      r->rs->cancel_reader(r);
+  }
+};
+
+// A tcp_stream read through the multishot receive: stream_recv_op's
+// behaviour, plus the deadline (read_deadlines) and the stream's timeout
+// result. Its single-shot request (after -ENOBUFS) is a recv, or a readv for
+// several buffers (no msghdr to keep). Handler arguments: (error_code, bytes).
+template <typename Handler, typename IoExecutor, typename State>
+class tcp_read_op : public tcp_read
+{
+public:
+  template <typename Buffers>
+  tcp_read_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* rs,
+      const std::shared_ptr<State>& st, clock::time_point expiry, int fd, const Buffers& b)
+    : tcp_read(&do_complete, bufs_.iov, &prep, rs, fd, expiry), bufs_(b),
+      handler_(std::move(h)), work_(handler_, ex, s), state_(st)
+  {
+    iovcnt = bufs_.count;
+  }
+
+  // Loop owner only.
+  template <typename Buffers>
+  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, recv_state* rs,
+      const std::shared_ptr<State>& st, clock::time_point expiry, int fd, const Buffers& b)
+  {
+    auto* o = op_allocator<Handler>::template create<tcp_read_op>(h, ex, s, rs, st, expiry, fd, b);
+    s.work_started();
+    auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
+    using cancel = typename stream_recv_op<Handler, IoExecutor, false>::cancel_handler;
+    if (slot.is_connected()) slot.template emplace<cancel>(cancel{&s, rs, o});
+    // Queued data (or the end) completes it without waiting: no deadline.
+    const bool waits = expiry != clock::time_point::max() && !rs->has_data_or_end();
+    rs->start(o);
+    if (waits)
+    {
+      if (!st->deadlines) [[unlikely]]
+        st->deadlines = new read_deadlines(s, &State::read_expired, st.get());
+      st->deadlines->wait(o);
+    }
+  }
+
+private:
+  static void prep(recv_reader* base, io_uring_sqe* sqe)
+  {
+    auto* o = static_cast<tcp_read_op*>(base);
+    const iov_buffers<>& b = o->bufs_;
+    if (b.count == 1) io_uring_prep_recv(sqe, o->fd, b.iov[0].iov_base, b.iov[0].iov_len, 0);
+    else io_uring_prep_readv(sqe, o->fd, b.iov, static_cast<unsigned>(b.count), std::uint64_t(-1));
+  }
+
+  static void do_complete(scheduler* owner, operation* base, int res, unsigned flags)
+  {
+    auto* o = static_cast<tcp_read_op*>(base);
+    if (owner && res == start_marker)
+    {
+      if (o->linked) o->state_->deadlines->rewait(o);
+      o->rs->restart(o);
+      return;
+    }
+    if (res == start_marker) o->rs->restart_dropped();
+    else if (o->in_kernel) res = o->rs->single_done(o, res, flags);
+    if (o->linked) o->state_->deadlines->done(o);
+    clear_slot(o->handler_);
+    if (!owner)
+    {
+      auto alloc = op_allocator<Handler>::get(o->handler_);
+      op_allocator<Handler>::destroy(o, alloc);
+      return;
+    }
+    auto r = res == 0 && o->bufs_.total > 0
+        ? std::tuple<boost::system::error_code, std::size_t>(boost::asio::error::eof, 0)
+        : transfer_result(res);
+    if (res == -ECANCELED && o->state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
+    finish_op(o, o->handler_, o->work_, std::move(r));
+  }
+
+  iov_buffers<> bufs_;
+  Handler handler_;
+  handler_work<Handler, IoExecutor> work_;
+  std::shared_ptr<State> state_;
 };
 
 // Adds a deadline to a request kind: prep stays Inner's. A request cancelled
@@ -428,6 +690,41 @@ private:
     s.template launch_transfer<kind>(handler, bytes, std::move(k));
   }
 
+  // An unlimited read: from the socket's second read on, through its
+  // multishot receive (detail::tcp_read_op), as the socket's own reads; the
+  // first one, and every read where the multishot is off or unavailable, is
+  // one timed request.
+  template <typename Handler, typename Buffers>
+  static void start_read(Handler& handler, const state_ptr& state, clock::time_point expiry,
+      const Buffers& bufs)
+  {
+    using op = detail::tcp_read_op<Handler, Executor, state_type>;
+    socket_type& s = state->socket;
+    // The steady state: on the loop's thread, straight to the recv_state.
+    if (s.recv_ && s.fd_ >= 0 && s.sched_->loop_owner_here() && boost::asio::buffer_size(bufs) > 0)
+        [[likely]]
+    {
+      op::launch(handler, s.ex_, *s.sched_, s.recv_, state, expiry, s.fd_, bufs);
+      return;
+    }
+    if (s.fd_ >= 0 && boost::asio::buffer_size(bufs) > 0 && s.use_multishot(true))
+    {
+      bool started = false;
+      detail::scheduler& sched = *s.sched_;
+      // Before the launch, as in basic_stream_socket::start_multishot.
+      s.async_used_ = true;
+      sched.with_loop([&] {
+        if (!s.recv_) s.recv_ = detail::recv_state::create(sched, s.fd_);
+        if (!s.recv_) return;
+        op::launch(handler, s.ex_, sched, s.recv_, state, expiry, s.fd_, bufs);
+        started = true;
+      });
+      if (started) return;
+      s.reads_ = 2;  // no buffer ring: never again for this socket
+    }
+    start_transfer<true>(handler, state, expiry, bufs, std::size_t(-1));
+  }
+
   // The attempt of a composed connect: this stream's timed async_connect. A
   // socket closed by its deadline ends the operation with timeout.
   struct stream_connector
@@ -506,7 +803,8 @@ private:
     if constexpr (detail::is_unlimited_v<RatePolicy>)
       return boost::asio::async_initiate<Token, signature>(
           [state = state_, expiry = expiry_](auto handler, const Buffers& bufs) {
-            start_transfer<Read>(handler, state, expiry, bufs, std::size_t(-1));
+            if constexpr (Read) start_read(handler, state, expiry, bufs);
+            else start_transfer<Read>(handler, state, expiry, bufs, std::size_t(-1));
           }, token, b);
     else
       return boost::asio::async_compose<Token, signature>(

@@ -1,0 +1,747 @@
+// tcp_stream reads through the socket's multishot receive, with and without
+// deadlines (doc/design.md, "tcp_stream"): exact bytes, the multishot really
+// in use, a deadline that passes while a read waits (timeout, the socket
+// closed, the peer sees the end, a pending write ends with timeout too), a
+// deadline that does not fire when data comes in time (also not later), a
+// new deadline after a timeout, cancel, queued data under a passed deadline,
+// close / destruction / move / release_socket with a read pending, buffer
+// exhaustion, Beast's http::async_read over the stream. The
+// same results on the single-shot path (the _emulated twin, and
+// -multishot_recv on the kernel ring).
+#define BOOST_TEST_MODULE tcp_stream_multishot
+#include <boost/test/unit_test.hpp>
+#include <boost/test/data/test_case.hpp>
+
+#include <asio_uring.hpp>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <functional>
+#include <optional>
+#include <thread>
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio_uring::ip::tcp;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace tsm_test {
+
+// A tcp_stream connected to a plain socket (the peer).
+struct stream_pair
+{
+  tcp::acceptor acceptor;
+  tcp::socket peer;
+  asio_uring::tcp_stream stream;
+
+  explicit stream_pair(asio_uring::io_context& ctx)
+    : acceptor(ctx, {net::ip::address_v4::loopback(), 0}), peer(ctx), stream(ctx)
+  {
+    stream.connect(acceptor.local_endpoint());
+    acceptor.accept(peer);
+  }
+};
+
+std::string pattern(std::size_t n, std::size_t seed = 0)
+{
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + ((i + seed) * 7 + i / 26) % 26);
+  return s;
+}
+
+asio_uring::io_context_options opts(unsigned buffers = 1024, unsigned size = 4096)
+{
+  asio_uring::io_context_options o;
+  o.recv_buffers = buffers;
+  o.recv_buffer_size = size;
+  return o;
+}
+
+asio_uring::detail::buffer_ring::counters stats(asio_uring::io_context& ctx)
+{
+  asio_uring::detail::scheduler& s = ctx.impl();
+  asio_uring::detail::buffer_ring::counters c;
+  s.with_loop([&] { c = s.recv_buffers().stats; });
+  return c;
+}
+
+// The kernel ring with the buffer ring registered and multishot_recv on:
+// the multishot path runs (false on the emulated engine and with
+// ASIO_URING_FEATURES=-multishot_recv).
+bool multishot_active(asio_uring::io_context& ctx)
+{
+  asio_uring::detail::scheduler& s = ctx.impl();
+  bool on = false;
+  s.with_loop([&] { on = s.recv_buffers().multishot_ok(); });
+  return on;
+}
+
+// Lets data arrive, then reaps without running handlers (a multishot queues
+// what it received).
+void settle(asio_uring::io_context& ctx)
+{
+  std::this_thread::sleep_for(20ms);
+  asio_uring::detail::scheduler& s = ctx.impl();
+  s.with_loop([&] { s.poll_completions(); });
+}
+
+template <typename F>
+void run_until(asio_uring::io_context& ctx, F done)
+{
+  auto end = steady::now() + 5s;
+  while (!done() && steady::now() < end)
+  {
+    ctx.restart();
+    ctx.run_for(5ms);
+  }
+}
+
+struct read_result
+{
+  bool done = false;
+  error_code ec;
+  std::size_t n = 0;
+  steady::duration took{};
+};
+
+// One async_read_some into `buf`, recorded in `r`.
+template <typename Stream>
+void read_some(Stream& s, char* buf, std::size_t size, read_result& r)
+{
+  r = read_result();
+  auto start = steady::now();
+  s.async_read_some(net::buffer(buf, size), [&r, start](error_code ec, std::size_t n) {
+    r.done = true;
+    r.ec = ec;
+    r.n = n;
+    r.took = steady::now() - start;
+  });
+}
+
+// Gets the stream to its multishot: its first read is single-shot.
+void first_read(asio_uring::io_context& ctx, stream_pair& p)
+{
+  net::write(p.peer, net::buffer("1", 1));
+  char c = 0;
+  read_result r;
+  read_some(p.stream, &c, 1, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_REQUIRE(r.done);
+  BOOST_REQUIRE(!r.ec);
+  BOOST_REQUIRE(c == '1');
+}
+
+// Reads with sizes cycling through `sizes` (a deadline before each when
+// `timed`) until eof; one buffer or a sequence of three, alternately.
+struct reader
+{
+  asio_uring::tcp_stream& s;
+  std::vector<std::size_t> sizes;
+  bool timed;
+  std::string got;
+  std::vector<char> buf;
+  std::size_t i = 0;
+  error_code end;
+  int ends = 0;
+
+  void next()
+  {
+    std::size_t n = sizes[i % sizes.size()];
+    buf.assign(n, '\0');
+    if (timed) s.expires_after(5s);
+    auto done = [this](error_code ec, std::size_t k) {
+      got.append(buf.data(), k);
+      if (ec)
+      {
+        end = ec;
+        ++ends;
+        return;
+      }
+      next();
+    };
+    if (i++ % 2 == 0 || n < 3)
+      s.async_read_some(net::buffer(buf), done);
+    else
+    {
+      std::array<net::mutable_buffer, 3> seq{net::buffer(buf.data(), 1),
+          net::buffer(buf.data() + 1, n / 2), net::buffer(buf.data() + 1 + n / 2, n - 1 - n / 2)};
+      s.async_read_some(seq, done);
+    }
+  }
+};
+
+// `total` bytes written by the peer in chunks of `chunk` from another
+// thread, then the peer's end closed.
+void exact_bytes(asio_uring::io_context& ctx, bool timed, std::size_t total, std::size_t chunk,
+    std::vector<std::size_t> sizes)
+{
+  stream_pair p(ctx);
+  const std::string data = pattern(total, timed ? 3 : 5);
+  reader r{p.stream, std::move(sizes), timed, {}, {}, 0, {}, 0};
+  r.next();
+  std::thread writer([&] {
+    for (std::size_t off = 0; off < total; off += chunk)
+    {
+      net::write(p.peer, net::buffer(data.data() + off, std::min(chunk, total - off)));
+      if ((off / chunk) % 7 == 0) std::this_thread::sleep_for(1ms);
+    }
+    p.peer.shutdown(tcp::socket::shutdown_send);
+  });
+  run_until(ctx, [&] { return r.ends > 0; });
+  writer.join();
+  BOOST_TEST(r.ends == 1);
+  BOOST_TEST((r.end == net::error::eof));
+  BOOST_TEST(r.got.size() == data.size());
+  BOOST_TEST((r.got == data));
+  BOOST_TEST(p.stream.socket().is_open());
+}
+
+} // namespace tsm_test
+
+using namespace tsm_test;
+
+BOOST_DATA_TEST_CASE(exact_bytes_over_many_reads, boost::unit_test::data::make({false, true}), timed)
+{
+  asio_uring::io_context ctx(opts());
+  exact_bytes(ctx, timed, 300000, 1500, {1, 7, 100, 4096, 5000, 64, 9000, 3});
+  const auto c = stats(ctx);
+  BOOST_TEST_MESSAGE("timed " << timed << ": multishot requests " << c.multishot_requests
+      << ", single " << c.single_requests << ", nobufs " << c.nobufs);
+  if (multishot_active(ctx))
+  {
+    BOOST_TEST(c.multishot_requests >= 1u);
+    // Only a slow reader's limit ends a multishot here: never a read of its own.
+    BOOST_TEST(c.single_requests == 0u);
+  }
+  else
+    BOOST_TEST(c.multishot_requests == 0u);
+}
+
+BOOST_DATA_TEST_CASE(exact_bytes_through_buffer_exhaustion, boost::unit_test::data::make({false, true}), timed)
+{
+  // Two 16-byte buffers: the multishot runs out and reads fall back to
+  // single-shot ones (under the same deadline) and back.
+  asio_uring::io_context ctx(opts(2, 16));
+  exact_bytes(ctx, timed, 20000, 100, {5, 16, 40, 1, 33});
+  const auto c = stats(ctx);
+  BOOST_TEST_MESSAGE("timed " << timed << ", 2 x 16 B ring: multishot requests " << c.multishot_requests
+      << ", single " << c.single_requests << ", nobufs " << c.nobufs);
+  if (multishot_active(ctx)) BOOST_TEST(c.multishot_requests >= 1u);
+  else BOOST_TEST(c.multishot_requests == 0u);
+}
+
+// K timed reads that each wait for their data: one multishot request, no
+// read of its own (so no linked timeout either).
+BOOST_AUTO_TEST_CASE(timed_reads_use_one_multishot)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  const auto before = stats(ctx);
+  char buf[16];
+  for (int i = 0; i < 20; ++i)
+  {
+    read_result r;
+    p.stream.expires_after(5s);
+    read_some(p.stream, buf, sizeof buf, r);
+    ctx.restart();
+    ctx.poll();
+    BOOST_TEST(!r.done);  // it waits
+    const std::string msg = "m" + std::to_string(i);
+    net::write(p.peer, net::buffer(msg));
+    run_until(ctx, [&] { return r.done; });
+    BOOST_TEST(!r.ec);
+    BOOST_TEST(std::string(buf, r.n) == msg);
+  }
+  const auto c = stats(ctx);
+  if (multishot_active(ctx))
+  {
+    BOOST_TEST(c.multishot_requests - before.multishot_requests == 1u);
+    BOOST_TEST(c.single_requests - before.single_requests == 0u);
+  }
+  else
+    BOOST_TEST(c.multishot_requests == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(deadline_passes_while_a_read_waits)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(60ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();  // returns: the read ended
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == beast::error::timeout));
+  BOOST_TEST(r.n == 0u);
+  BOOST_TEST((r.took >= 55ms));
+  BOOST_TEST((r.took < 3s));
+  if (multishot_active(ctx))
+  {
+    BOOST_TEST(stats(ctx).multishot_requests == 1u);
+    BOOST_TEST(stats(ctx).single_requests == 0u);
+  }
+  // As in Beast: the socket is closed; the peer sees the end.
+  BOOST_TEST(!p.stream.socket().is_open());
+  error_code peer_ec;
+  BOOST_TEST(p.peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
+  // A read after the timeout, before a new deadline: the socket is closed.
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST((r.ec == net::error::bad_descriptor));
+}
+
+// A write pending under its own (later) deadline when the read times out:
+// the close ends it with timeout too.
+BOOST_AUTO_TEST_CASE(read_timeout_ends_a_pending_write_with_timeout)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  p.stream.socket().set_option(net::socket_base::send_buffer_size(4096));
+  p.peer.set_option(net::socket_base::receive_buffer_size(4096));
+  // The peer never reads: writes go on until one stays pending.
+  std::string big(1 << 20, 'w');
+  error_code write_ec;
+  bool write_done = false;
+  std::function<void()> write_more = [&] {
+    p.stream.expires_after(10s);
+    p.stream.async_write_some(net::buffer(big), [&](error_code ec, std::size_t) {
+      if (ec)
+      {
+        write_done = true;
+        write_ec = ec;
+        return;
+      }
+      write_more();
+    });
+  };
+  write_more();
+  for (int i = 0; i < 20; ++i)
+  {
+    ctx.restart();
+    ctx.poll();
+  }
+  BOOST_TEST(!write_done);
+  ctx.restart();
+  ctx.poll();
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(80ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == beast::error::timeout));
+  BOOST_TEST(write_done);
+  BOOST_TEST((write_ec == beast::error::timeout));
+  BOOST_TEST(!p.stream.socket().is_open());
+}
+
+// The read's data comes before its deadline: no timeout, not at the old
+// deadline either (with no read pending, and with a read pending under a
+// later deadline: the armed timeout is moved on, not fired).
+BOOST_AUTO_TEST_CASE(deadline_does_not_fire_when_data_comes_in_time)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  auto start = steady::now();
+  p.stream.expires_after(150ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  asio_uring::steady_timer t(ctx);
+  t.expires_after(30ms);
+  t.async_wait([&](error_code) { net::write(p.peer, net::buffer("in time", 7)); });
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "in time");
+  BOOST_TEST((steady::now() - start < 150ms));
+
+  // A second read under a later deadline, pending across the first one's.
+  read_result r2;
+  p.stream.expires_after(600ms);
+  read_some(p.stream, buf, sizeof buf, r2);
+  t.expires_at(start + 350ms);
+  t.async_wait([&](error_code) { net::write(p.peer, net::buffer("later", 5)); });
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r2.done);
+  BOOST_TEST(!r2.ec);
+  BOOST_TEST(std::string(buf, r2.n) == "later");
+  BOOST_TEST((steady::now() - start >= 350ms));
+
+  // Past both deadlines with no read pending: nothing happens.
+  t.expires_at(start + 800ms);
+  t.async_wait([](error_code) {});
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(p.stream.socket().is_open());
+  net::write(p.peer, net::buffer("still open", 10));
+  read_result r3;
+  read_some(p.stream, buf, sizeof buf, r3);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(!r3.ec);
+  BOOST_TEST(std::string(buf, r3.n) == "still open");
+  BOOST_TEST(p.stream.socket().is_open());
+  if (multishot_active(ctx)) BOOST_TEST(stats(ctx).single_requests == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(new_deadline_after_a_timeout)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(30ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST((r.ec == beast::error::timeout));
+  BOOST_TEST(!p.stream.socket().is_open());
+
+  // A new deadline clears the timed-out state: reconnected, reads work (and
+  // time out again), each reporting its own result.
+  p.stream.expires_after(5s);
+  p.peer.close();
+  p.stream.connect(p.acceptor.local_endpoint());
+  p.acceptor.accept(p.peer);
+  for (int i = 0; i < 3; ++i)
+  {
+    const std::string msg = "again" + std::to_string(i);
+    net::write(p.peer, net::buffer(msg));
+    p.stream.expires_after(5s);
+    read_some(p.stream, buf, sizeof buf, r);
+    run_until(ctx, [&] { return r.done; });
+    BOOST_TEST(!r.ec);
+    BOOST_TEST(std::string(buf, r.n) == msg);
+  }
+  p.stream.expires_after(30ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST((r.ec == beast::error::timeout));
+  BOOST_TEST(!p.stream.socket().is_open());
+}
+
+BOOST_DATA_TEST_CASE(cancel_aborts_a_waiting_read, boost::unit_test::data::make({false, true}), timed)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  if (timed) p.stream.expires_after(200ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!r.done);
+  p.stream.cancel();
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == net::error::operation_aborted));
+  BOOST_TEST(p.stream.socket().is_open());
+  // Past the cancelled read's deadline: nothing happens; data flows.
+  std::this_thread::sleep_for(250ms);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(p.stream.socket().is_open());
+  net::write(p.peer, net::buffer("after", 5));
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, sizeof buf, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "after");
+}
+
+// Per-operation cancellation of a timed read waiting on the multishot.
+BOOST_AUTO_TEST_CASE(cancellation_slot_aborts_that_read)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  net::cancellation_signal sig;
+  char buf[16];
+  error_code ec;
+  bool done = false;
+  p.stream.expires_after(5s);
+  p.stream.async_read_some(net::buffer(buf), net::bind_cancellation_slot(sig.slot(),
+      [&](error_code e, std::size_t) {
+        done = true;
+        ec = e;
+      }));
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!done);
+  sig.emit(net::cancellation_type::terminal);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(done);
+  BOOST_TEST((ec == net::error::operation_aborted));
+  BOOST_TEST(p.stream.socket().is_open());
+}
+
+// Data already queued completes a read at once, even under a deadline that
+// has passed: no timer, no timeout.
+BOOST_AUTO_TEST_CASE(queued_data_under_a_passed_deadline)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[8];
+  read_result r;
+  // Arm the multishot with a read, then let more data queue behind it.
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, 2, r);
+  net::write(p.peer, net::buffer("abcdefgh", 8));
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(std::string(buf, r.n) == "ab");
+  settle(ctx);
+  // (A single-shot read with a passed deadline races its linked timeout.)
+  const bool ms = multishot_active(ctx);
+  p.stream.expires_after(ms ? 1ms : 5s);
+  std::this_thread::sleep_for(5ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "cdefgh");
+  BOOST_TEST(p.stream.socket().is_open());
+  // The next read finds nothing queued: it waits, under a passed deadline,
+  // and times out at once.
+  p.stream.expires_after(1ms);
+  std::this_thread::sleep_for(5ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST((r.ec == beast::error::timeout));
+  BOOST_TEST(!p.stream.socket().is_open());
+}
+
+BOOST_AUTO_TEST_CASE(available_and_sync_read_see_queued_data)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[4];
+  read_result r;
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, 1, r);
+  net::write(p.peer, net::buffer("0123456789", 10));
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(std::string(buf, r.n) == "0");
+  settle(ctx);
+  BOOST_TEST(p.stream.socket().available() == 9u);
+  BOOST_TEST(p.stream.read_some(net::buffer(buf)) == 4u);
+  BOOST_TEST(std::string(buf, 4) == "1234");
+  BOOST_TEST(p.stream.socket().available() == 5u);
+  std::string rest(5, '\0');
+  net::read(p.stream, net::buffer(rest));
+  BOOST_TEST(rest == "56789");
+}
+
+BOOST_DATA_TEST_CASE(close_and_destruction_with_a_read_waiting, boost::unit_test::data::make({false, true}),
+    destroy)
+{
+  asio_uring::io_context ctx(opts());
+  auto p = std::make_unique<stream_pair>(ctx);
+  first_read(ctx, *p);
+  char buf[16];
+  read_result r;
+  p->stream.expires_after(100ms);
+  read_some(p->stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!r.done);
+  tcp::socket peer = std::move(p->peer);
+  if (destroy) p.reset();
+  else p->stream.close();
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == net::error::operation_aborted));
+  error_code peer_ec;
+  BOOST_TEST(peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
+  // Past the deadline: nothing runs, nothing breaks.
+  asio_uring::steady_timer t(ctx, 150ms);
+  t.async_wait([](error_code) {});
+  ctx.restart();
+  ctx.run();
+}
+
+// A stream moved with a timed read waiting: the read goes on on the socket,
+// now the new stream's, and completes with the data.
+BOOST_AUTO_TEST_CASE(move_with_a_read_waiting)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  asio_uring::tcp_stream moved(std::move(p.stream));
+  net::write(p.peer, net::buffer("moved", 5));
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "moved");
+  net::write(p.peer, net::buffer("next", 4));
+  moved.expires_after(5s);
+  read_some(moved, buf, sizeof buf, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "next");
+}
+
+BOOST_AUTO_TEST_CASE(release_socket_with_a_read_waiting)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(100ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  tcp::socket s = p.stream.release_socket();
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST((r.ec == net::error::operation_aborted));
+  BOOST_TEST(s.is_open());
+  BOOST_TEST(!p.stream.socket().is_open());
+  // Past the old deadline the released socket is untouched and reads on.
+  std::this_thread::sleep_for(150ms);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(s.is_open());
+  net::write(p.peer, net::buffer("released", 8));
+  std::string got(8, '\0');
+  net::read(s, net::buffer(got));
+  BOOST_TEST(got == "released");
+}
+
+// Beast's server loop: expires_after, then http::async_read, per request.
+BOOST_AUTO_TEST_CASE(beast_http_reads_with_a_deadline_per_request)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  std::vector<std::string> targets;
+  error_code end;
+  net::co_spawn(ctx, [&]() -> net::awaitable<void> {
+    beast::flat_buffer buf;
+    for (;;)
+    {
+      p.stream.expires_after(5s);
+      http::request<http::string_body> req;
+      auto [ec, n] = co_await http::async_read(p.stream, buf, req, net::as_tuple(net::use_awaitable));
+      if (ec)
+      {
+        end = ec;
+        co_return;
+      }
+      targets.emplace_back(req.target());
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.body() = "re:" + std::string(req.target()) + ":" + req.body();
+      res.prepare_payload();
+      co_await http::async_write(p.stream, res, net::use_awaitable);
+    }
+  }, net::detached);
+  std::vector<std::string> bodies;
+  std::thread client([&] {
+    beast::flat_buffer buf;
+    for (int i = 0; i < 30; ++i)
+    {
+      http::request<http::string_body> req{http::verb::post, "/r" + std::to_string(i), 11};
+      req.body() = pattern(static_cast<std::size_t>(1 + i * 997 % 9000), static_cast<std::size_t>(i));
+      req.prepare_payload();
+      http::write(p.peer, req);
+      http::response<http::string_body> res;
+      http::read(p.peer, buf, res);
+      bodies.push_back(res.body());
+    }
+    p.peer.shutdown(tcp::socket::shutdown_send);
+  });
+  run_until(ctx, [&] { return static_cast<bool>(end); });
+  client.join();
+  BOOST_TEST(targets.size() == 30u);
+  BOOST_TEST(bodies.size() == 30u);
+  for (std::size_t i = 0; i < bodies.size(); ++i)
+    BOOST_TEST(bodies[i] == "re:/r" + std::to_string(i) + ":" + pattern(1 + i * 997 % 9000, i));
+  BOOST_TEST((end == http::error::end_of_stream));
+  if (multishot_active(ctx))
+  {
+    BOOST_TEST(stats(ctx).multishot_requests >= 1u);
+    BOOST_TEST(stats(ctx).single_requests == 0u);
+  }
+}
+
+// http::async_read under a deadline that passes mid-request.
+BOOST_AUTO_TEST_CASE(beast_http_read_times_out_mid_request)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  error_code ec;
+  bool done = false;
+  http::request<http::string_body> req;
+  beast::flat_buffer buf;
+  p.stream.expires_after(100ms);
+  http::async_read(p.stream, buf, req, [&](error_code e, std::size_t) {
+    done = true;
+    ec = e;
+  });
+  net::write(p.peer, net::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n")));  // no end of the head
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(done);
+  BOOST_TEST((ec == beast::error::timeout));
+  BOOST_TEST(!p.stream.socket().is_open());
+}
+
+// A stream moved while a timed read waits: when that read's deadline passes
+// it alone ends, with operation_aborted (as its linked timeout would end it
+// on the single-shot path); the socket, now the new stream's, stays open.
+BOOST_AUTO_TEST_CASE(deadline_of_a_read_pending_across_a_move)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  p.stream.expires_after(80ms);
+  read_some(p.stream, buf, sizeof buf, r);
+  ctx.restart();
+  ctx.poll();
+  BOOST_TEST(!r.done);
+  asio_uring::tcp_stream moved(std::move(p.stream));
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(r.done);
+  BOOST_TEST((r.ec == net::error::operation_aborted));
+  BOOST_TEST((r.took >= 75ms));
+  BOOST_TEST(moved.socket().is_open());
+  net::write(p.peer, net::buffer("kept", 4));
+  moved.expires_after(5s);
+  read_some(moved, buf, sizeof buf, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_TEST(!r.ec);
+  BOOST_TEST(std::string(buf, r.n) == "kept");
+}
