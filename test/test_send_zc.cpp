@@ -12,11 +12,15 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <future>
+#include <thread>
 
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
@@ -33,10 +37,17 @@ struct tcp_pair
   tcp::socket server{ctx};
 
   // rcvbuf: the server's receive buffer (0: the default), set on the
-  // listener so the window is small from the first segment.
-  explicit tcp_pair(asio_uring::io_context& c, int rcvbuf = 0) : ctx(c)
+  // listener so the window is small from the first segment. sndbuf: the
+  // client's send buffer (0: the default, which the kernel grows as ACKs
+  // come), set before connecting; a set size is fixed.
+  explicit tcp_pair(asio_uring::io_context& c, int rcvbuf = 0, int sndbuf = 0) : ctx(c)
   {
     if (rcvbuf) acceptor.set_option(net::socket_base::receive_buffer_size(rcvbuf));
+    if (sndbuf)
+    {
+      client.open(tcp::v4());
+      client.set_option(net::socket_base::send_buffer_size(sndbuf));
+    }
     client.connect(acceptor.local_endpoint());
     acceptor.accept(server);
   }
@@ -80,20 +91,43 @@ std::size_t threshold_of(asio_uring::io_context& ctx)
 
 std::uint64_t get(const std::atomic<std::uint64_t>& c) { return c.load(); }
 
-// Fills the socket's send path until the kernel takes no more (the peer
-// does not read), with plain non-blocking sends.
+// Fills the socket's send path (the peer does not read) with plain
+// non-blocking sends until a send started now cannot take a byte: the send
+// buffer is full and no byte is in flight, so no ACK can come to free room
+// (nor, with a fixed buffer, to grow it) until the peer reads. The first
+// EAGAIN is not enough: bytes still in flight are acknowledged later, and
+// an autotuned buffer grows then, so a send issued after it takes a part.
+// Use it on a tcp_pair with both buffers set. Returns the bytes queued, 0
+// when the path did not settle within 10 s.
 std::size_t fill(tcp::socket& s)
 {
   std::string chunk(64 * 1024, 'f');
   std::size_t total = 0;
-  for (;;)
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  // Settled: EAGAIN with nothing in flight, three times 5 ms apart.
+  for (int settled = 0; settled < 3;)
   {
     ssize_t n = ::send(s.native_handle(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n <= 0) break;
-    total += static_cast<std::size_t>(n);
+    if (n > 0)
+    {
+      total += static_cast<std::size_t>(n);
+      settled = 0;
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return 0;
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(s.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+    settled = info.tcpi_unacked == 0 ? settled + 1 : 0;
+    if (std::chrono::steady_clock::now() > give_up) return 0;
+    std::this_thread::sleep_for(5ms);
   }
   return total;
 }
+
+// The buffers for fill(): small and fixed, so the sender's buffer and the
+// peer's window are full at once and stay so.
+constexpr int fill_buffer = 64 * 1024;
 
 // One async_write_some per call until `data` is sent; records, for each
 // handler, the zero-copy requests and notifications seen so far.
@@ -257,30 +291,45 @@ BOOST_AUTO_TEST_CASE(peer_closed_is_broken_pipe_or_reset)
 
 // A send that cannot start (the peer reads nothing and the socket is full),
 // cancelled through its slot: operation_aborted once; the kernel never held
-// the buffer, so the notification comes at once.
+// the buffer, so the notification comes at once. Had the kernel taken a part
+// the handler would wait for a reader: after 5 s the peer resets instead,
+// and the test fails rather than hangs.
 BOOST_AUTO_TEST_CASE(cancel_pending_large_send_through_slot)
 {
   asio_uring::io_context ctx(local_zc());
-  tcp_pair p(ctx);
-  BOOST_TEST(fill(p.client) > 0u);
+  tcp_pair p(ctx, fill_buffer, fill_buffer);
+  BOOST_TEST_REQUIRE(fill(p.client) > 0u);
   const std::string data = pattern(1 << 20, 7);
   net::cancellation_signal sig;
   int handlers = 0;
   error_code wec;
   std::size_t wrote = 99;
+  asio_uring::steady_timer watchdog(ctx);
+  bool reset = false;
   p.client.async_write_some(net::buffer(data), net::bind_cancellation_slot(sig.slot(),
       [&](error_code e, std::size_t n) {
         ++handlers;
         wec = e;
         wrote = n;
+        watchdog.cancel();
       }));
+  int handlers_at_cancel = -1;
   asio_uring::steady_timer t(ctx);
   t.expires_after(50ms);
   t.async_wait([&](error_code) {
-    BOOST_TEST(handlers == 0);
+    handlers_at_cancel = handlers;
     sig.emit(net::cancellation_type::terminal);
   });
+  watchdog.expires_after(5s);
+  watchdog.async_wait([&](error_code e) {
+    if (e) return;
+    reset = true;
+    p.server.set_option(net::socket_base::linger(true, 0));
+    p.server.close();
+  });
   ctx.run();
+  BOOST_TEST(handlers_at_cancel == 0);
+  BOOST_TEST(!reset);
   BOOST_TEST(handlers == 1);
   BOOST_TEST((wec == net::error::operation_aborted), wec.message());
   BOOST_TEST(wrote == 0u);
@@ -327,21 +376,35 @@ BOOST_AUTO_TEST_CASE(cancel_large_send_to_a_reader_that_never_reads)
   BOOST_TEST(get(zc_of(ctx).stats.notifications) == get(zc_of(ctx).stats.requests));
 }
 
+// Closing the sender while its send cannot start (the socket is full):
+// operation_aborted once. As above, a watchdog resets the peer after 5 s
+// so that a send the kernel took a part of fails the test, not hangs it.
 BOOST_AUTO_TEST_CASE(close_with_a_pending_zero_copy_send)
 {
   asio_uring::io_context ctx(local_zc());
-  tcp_pair p(ctx);
-  fill(p.client);
+  tcp_pair p(ctx, fill_buffer, fill_buffer);
+  BOOST_TEST_REQUIRE(fill(p.client) > 0u);
   auto data = std::make_unique<std::string>(pattern(1 << 20, 9));
   int handlers = 0;
   error_code wec;
+  asio_uring::steady_timer watchdog(ctx);
+  bool reset = false;
   p.client.async_write_some(net::buffer(*data), [&](error_code e, std::size_t) {
     ++handlers;
     wec = e;
     data.reset();  // the buffer may go away in the handler
+    watchdog.cancel();
   });
   net::post(ctx, [&] { p.client.close(); });
+  watchdog.expires_after(5s);
+  watchdog.async_wait([&](error_code e) {
+    if (e) return;
+    reset = true;
+    p.server.set_option(net::socket_base::linger(true, 0));
+    p.server.close();
+  });
   ctx.run();
+  BOOST_TEST(!reset);
   BOOST_TEST(handlers == 1);
   BOOST_TEST((wec == net::error::operation_aborted), wec.message());
   BOOST_TEST(!data);
@@ -389,8 +452,8 @@ BOOST_AUTO_TEST_CASE(context_destroyed_with_a_pending_zero_copy_send)
   };
   {
     asio_uring::io_context ctx(local_zc());
-    tcp_pair p(ctx);
-    fill(p.client);
+    tcp_pair p(ctx, fill_buffer, fill_buffer);
+    BOOST_TEST_REQUIRE(fill(p.client) > 0u);
     p.client.async_write_some(net::buffer(data), [&ran, m = marker(&destroyed)](error_code, std::size_t) {
       ran = true;
     });
