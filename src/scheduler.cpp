@@ -109,13 +109,20 @@ public:
     }
     if (t_.ring_index >= 0) s_.ring_.unregister_fd(t_.ring_index);
     std::unique_lock lk(s_.mutex_);
-    // Operations handed over to a loop owner that then left (a thread
-    // waiting in with_loop among them) are started by the owner, or by the
-    // last thread to leave run(): once it has gone, nobody else would.
+    // Operations handed over to a loop owner that then let the loop go (a
+    // thread waiting in with_loop among them) are started by the owner, or
+    // by a thread leaving run() while nobody owns the loop: with several
+    // threads, the owner releases the loop after each reap to run handlers,
+    // and once stop() is seen no thread comes back to take it, so a call
+    // queued during that reap would wait for ever (Beast's advanced server,
+    // SIGINT while a handler on the other thread closed a socket). A
+    // single-issuer ring's loop is left to its submitter unless this is the
+    // last thread.
     for (;;)
     {
       const bool last = s_.threads_in_run_ == 1 && !s_.loop_owner_;
-      if (s_.foreign_starts_.empty() || !(t_.owns_loop || last)) break;
+      const bool free_loop = !s_.loop_owner_ && s_.may_own_loop_locked();
+      if (s_.foreign_starts_.empty() || !(t_.owns_loop || last || free_loop)) break;
       const bool took = !t_.owns_loop;
       if (took)
       {

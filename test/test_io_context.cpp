@@ -9,6 +9,8 @@
 #include <boost/asio/experimental/channel.hpp>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <thread>
 #include <vector>
@@ -385,6 +387,60 @@ BOOST_AUTO_TEST_CASE(stop_wakes_every_running_thread)
   for (auto& t : threads) t.join();
   BOOST_TEST(returned.load() == 3);
   BOOST_TEST(ctx.stopped());
+}
+
+// Two threads run the context. One drives the ring and reaps, among many
+// timers expiring at once (a long reap), one whose handler calls stop(); at
+// about the same moment a handler on the other thread cancels a timer, which
+// must be done by the loop's owner (a call queued for it). Whatever the
+// interleaving, the cancel is done and both run() calls return. Before the
+// fix, a cancel queued during the reap that saw the stop was left to an
+// owner that had let the loop go and then left run(): the second thread
+// waited for ever (Beast's advanced server on SIGINT). Many rounds, each
+// with the cancel at another offset from the timers' expiry.
+BOOST_AUTO_TEST_CASE(stop_while_another_thread_needs_the_loop)
+{
+  using clock = std::chrono::steady_clock;
+  int cancelled_not_done = 0;
+  for (int round = 0; round < 200; ++round)
+  {
+    asio_uring::io_context ctx(2);
+    asio_uring::steady_timer victim(ctx);
+    victim.expires_after(1h);
+    victim.async_wait([](boost::system::error_code) {});
+    std::vector<asio_uring::steady_timer> timers;
+    timers.reserve(2000);
+    const auto fire_at = clock::now() + 5ms;
+    for (int i = 0; i < 2000; ++i)
+    {
+      timers.emplace_back(ctx);
+      timers.back().expires_at(fire_at);
+      timers.back().async_wait([&](boost::system::error_code) { ctx.stop(); });
+    }
+    std::atomic<bool> cancel_done{false};
+    const auto offset = std::chrono::microseconds((round % 40) * 5);
+    net::post(ctx, [&] {
+      while (clock::now() < fire_at + offset) {}
+      victim.cancel();
+      cancel_done = true;
+    });
+    std::atomic<int> returned{0};
+    std::thread other([&] { ctx.run(); ++returned; });
+    std::thread mine([&] { ctx.run(); ++returned; });
+    const auto until = clock::now() + 10s;
+    while (returned.load() < 2 && clock::now() < until) std::this_thread::sleep_for(1ms);
+    if (returned.load() < 2)
+    {
+      std::fprintf(stderr, "round %d: run() did not return in 10 s (offset %lld us)\n", round,
+          static_cast<long long>(offset.count()));
+      std::fflush(stderr);
+      std::_Exit(1);  // the threads cannot be joined: fail now, not at ctest's timeout
+    }
+    other.join();
+    mine.join();
+    if (!cancel_done) ++cancelled_not_done;
+  }
+  BOOST_TEST(cancelled_not_done == 0);
 }
 
 BOOST_AUTO_TEST_CASE(post_from_other_thread_wakes_blocked_run)
