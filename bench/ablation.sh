@@ -27,7 +27,10 @@
 #   CONFIGS="all_on -multishot_recv all_off"  our rows (default: all_on,
 #                                  -FEATURE for each feature, all_off;
 #                                  "default" is the library's defaults)
-#   REFS="asio_epoll asio_iouring uring_loop"  the reference rows
+#   REFS="asio_epoll asio_iouring uring_loop callbacks asio_epoll_callbacks"
+#                                  the reference rows (callbacks: bench/echo_server_cb.cpp,
+#                                  the echo protocol without coroutines, all features on;
+#                                  asio_epoll_callbacks: the same on boost::asio; echo cells only)
 #   CELLS="http:100 echo:64 echo:512 echo:10000"  kind:connections (echo:
 #                                  64-byte messages)
 #   INSTR_CELLS="http:100 echo:64" the cells measured under callgrind
@@ -54,7 +57,7 @@ default_configs="all_on"
 for f in $FEATURES; do default_configs+=" -$f"; done
 default_configs+=" all_off"
 read -r -a CONFIGS <<<"${CONFIGS:-$default_configs}"
-read -r -a REFS <<<"${REFS-asio_epoll asio_iouring uring_loop}"
+read -r -a REFS <<<"${REFS-asio_epoll asio_iouring uring_loop callbacks asio_epoll_callbacks}"
 read -r -a CELLS <<<"${CELLS:-http:100 echo:64 echo:512 echo:10000}"
 read -r -a INSTR_CELLS <<<"${INSTR_CELLS:-http:100 echo:64}"
 PARTS=${PARTS:-cpu syscalls alloc instr memory}
@@ -76,7 +79,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DASIO_URING_TESTS=OFF -DASIO_URING_BENCH=ON \
     -DASIO_URING_EXAMPLES=ON >/dev/null
   targets="echo_server http_server echo_server_asio http_server_asio echo_server_asio_uring_backend
-    http_server_asio_uring_backend uring_loop_server echo_client alloc_count idle_server_uring idle_server_asio"
+    http_server_asio_uring_backend uring_loop_server echo_client alloc_count idle_server_uring idle_server_asio
+    echo_server_cb echo_server_cb_asio"
   [ -f include/asio_uring/provided_buffer.hpp ] && targets+=" idle_server_uring_provided"
   cmake --build "$B" ${JOBS:+-j"$JOBS"} --target $targets >/dev/null
 fi
@@ -93,6 +97,7 @@ is_ref() { [[ " ${REFS[*]} " == *" $1 "* ]]; }
 # feat_env COLUMN -> the ASIO_URING_FEATURES value of that column
 feat_env() {
   local col=$1 f out=""
+  [ "$col" = callbacks ] && col=all_on  # the callback source, every feature on
   is_ref "$col" && return 0
   case $col in
     default) return 0 ;;
@@ -110,6 +115,8 @@ server() {
     asio_epoll) echo "$B/bench/${2}_server_asio" ;;
     asio_iouring) echo "$B/bench/${2}_server_asio_uring_backend" ;;
     uring_loop) echo "$B/bench/uring_loop_server $2" ;;
+    callbacks) if [ "$2" = echo ]; then echo "$B/bench/echo_server_cb"; fi ;;
+    asio_epoll_callbacks) if [ "$2" = echo ]; then echo "$B/bench/echo_server_cb_asio"; fi ;;
     *) echo "$B/example/${2}_server" ;;
   esac
 }
@@ -160,6 +167,7 @@ label() { local kind=${1%%:*} conns=${1#*:}; if [ "$kind" = echo ]; then echo "e
 # set-up.
 measure() {
   local col=$1 kind=${2%%:*} conns=${2#*:} mode=$3 port tmp pid c0 c1 reqs rate="" calls=nan perfpid="" client=""
+  [ -n "$(server "$col" "$kind")" ] || { echo "nan nan nan"; return; }  # no such server for this cell
   port=$(free_port)
   tmp=$(mktemp -d)
   start_server "$col" "$kind" "$port"
