@@ -1,38 +1,50 @@
 #!/usr/bin/env python3
-# bench/cg_components.py CALLGRIND_FILE REQUESTS [--files]: user-space
-# instructions per request by component (doc/design.md, "Instructions per
-# request"), attributed by the
+# bench/cg_components.py CALLGRIND_FILE REQUESTS [--files] [--minus FILE]:
+# user-space instructions per request by component (doc/design.md,
+# "Instructions per request"), attributed by the
 # source file of each cost line (inlined code counts for the file it comes
 # from), with the object (binary / library) for code without line info.
 # Needs a build with line information (-g): bench/instr.sh with CG_OUT=file,
 # e.g. on a tree configured with -DCMAKE_CXX_FLAGS=-g.
+# --minus FILE subtracts the costs of another run (bench/coro_floor with half
+# the rounds: the difference has no setup in it; REQUESTS is then the
+# difference of the round counts).
 import sys, re, collections
-path, per = sys.argv[1], float(sys.argv[2])
-show_files = '--files' in sys.argv
-names = {}; files = {}; objs = {}
-def nm(s, table):
-    m = re.match(r'\((\d+)\)(?: (.*))?', s)
-    if not m: return s
-    if m.group(2) is not None: table[m.group(1)] = m.group(2)
-    return table[m.group(1)]
-ob = fl = fi = fn = None; pending = False
-cost = collections.Counter()
-for line in open(path, errors='replace'):
-    line = line.rstrip('\n')
-    if not line: continue
-    if line.startswith('ob='): ob = nm(line[3:], objs); continue
-    if line.startswith('fl='): fl = nm(line[3:], files); fi = None; continue
-    if line.startswith(('fi=', 'fe=')): fi = nm(line[3:], files); continue
-    if line.startswith('fn='): fn = nm(line[3:], names); fi = None; continue
-    if line.startswith('cob='): nm(line[4:], objs); continue
-    if line.startswith('cfn='): nm(line[4:], names); continue
-    if line.startswith(('cfi=', 'cfl=')): nm(line[4:], files); continue
-    if line.startswith('calls='): pending = True; continue
-    if line[0].isdigit() or line[0] in '+-*':
-        parts = line.split()
-        if len(parts) >= 2 and not pending:
-            cost[(fi or fl, ob, fn)] += int(parts[1])
-        pending = False
+args = sys.argv[1:]
+show_files = '--files' in args
+minus = args[args.index('--minus') + 1] if '--minus' in args else None
+path, per = args[0], float(args[1])
+
+def parse(path):
+    names = {}; files = {}; objs = {}
+    def nm(s, table):
+        m = re.match(r'\((\d+)\)(?: (.*))?', s)
+        if not m: return s
+        if m.group(2) is not None: table[m.group(1)] = m.group(2)
+        return table[m.group(1)]
+    ob = fl = fi = fn = None; pending = False
+    cost = collections.Counter()
+    for line in open(path, errors='replace'):
+        line = line.rstrip('\n')
+        if not line: continue
+        if line.startswith('ob='): ob = nm(line[3:], objs); continue
+        if line.startswith('fl='): fl = nm(line[3:], files); fi = None; continue
+        if line.startswith(('fi=', 'fe=')): fi = nm(line[3:], files); continue
+        if line.startswith('fn='): fn = nm(line[3:], names); fi = None; continue
+        if line.startswith('cob='): nm(line[4:], objs); continue
+        if line.startswith('cfn='): nm(line[4:], names); continue
+        if line.startswith(('cfi=', 'cfl=')): nm(line[4:], files); continue
+        if line.startswith('calls='): pending = True; continue
+        if line[0].isdigit() or line[0] in '+-*':
+            parts = line.split()
+            if len(parts) >= 2 and not pending:
+                cost[(fi or fl, ob, fn)] += int(parts[1])
+            pending = False
+    return cost
+
+cost = parse(path)
+if minus:
+    cost.subtract(parse(minus))
 
 def group(f, ob, fn):
     f = f or '???'
