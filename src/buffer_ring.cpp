@@ -58,10 +58,12 @@ buffer_ring::buffer_ring(ring& r, bool kernel)
   next_.reset(new std::uint16_t[count_]);
   len_.reset(new std::uint32_t[count_]());
   held_flag_.reset(new std::uint8_t[count_]());
-  if (kernel && register_ring()) return;
   free_.reset(new std::uint16_t[count_]);
+  circ_ = std::min(count_, initial_circulation);
+  if (kernel && register_ring()) return;
   for (unsigned i = 0; i < count_; ++i) free_[i] = static_cast<std::uint16_t>(count_ - 1 - i);
   nfree_ = count_;
+  circ_ = 0;
 }
 
 buffer_ring::~buffer_ring()
@@ -72,16 +74,24 @@ buffer_ring::~buffer_ring()
   if (map_) ::munmap(map_, map_bytes_);
 }
 
-// Puts every buffer not held by a socket or a handle into the ring and
-// registers it (at a renewal the kernel's head starts again at 0).
+// Puts the circulating buffers not held by a socket or a handle into the
+// ring, the others in reserve, and registers it (at a renewal the kernel's
+// head starts again at 0).
 bool buffer_ring::register_ring()
 {
   io_uring_buf_ring_init(br_);
   tail_ = 0;
   const int mask = io_uring_buf_ring_mask(entries_);
+  const unsigned publish = circ_ > held_ ? circ_ - held_ : 0;
   unsigned n = 0;
-  for (unsigned bid = 0; bid < count_; ++bid)
-    if (!held_flag_[bid]) io_uring_buf_ring_add(br_, data(bid), size_, static_cast<unsigned short>(bid), mask, static_cast<int>(n++));
+  nfree_ = 0;
+  for (unsigned bid = count_; bid-- > 0;)
+  {
+    if (held_flag_[bid]) continue;
+    if (n < publish) io_uring_buf_ring_add(br_, data(bid), size_, static_cast<unsigned short>(bid), mask, static_cast<int>(n++));
+    else free_[nfree_++] = static_cast<std::uint16_t>(bid);
+  }
+  circ_ = count_ - nfree_;
   tail_ = static_cast<std::uint16_t>(n);
   io_uring_buf_ring_advance(br_, static_cast<int>(n));
 
@@ -101,11 +111,41 @@ bool buffer_ring::ensure_current()
   if (registered_fd_ == ring_.get()->ring_fd) [[likely]] return true;
   if (register_ring()) return true;
   // Keep the buffers usable as a pool for async_receive_provided.
-  free_.reset(new std::uint16_t[count_]);
   nfree_ = 0;
   for (unsigned bid = 0; bid < count_; ++bid)
     if (!held_flag_[bid]) free_[nfree_++] = static_cast<std::uint16_t>(bid);
+  circ_ = 0;
   return false;
+}
+
+// Registered mode: half as many again as circulate (at least 16) from the
+// reserve into the ring, the tail published once.
+void buffer_ring::grow() noexcept
+{
+  if (!registered_) return;
+  const unsigned n = std::min(nfree_, std::max(circ_ / 2, 16u));
+  for (unsigned i = 0; i < n; ++i)
+  {
+    const unsigned bid = free_[--nfree_];
+    io_uring_buf& b = br_->bufs[(tail_ + i) & mask_];
+    b.addr = reinterpret_cast<std::uintptr_t>(data(bid));
+    b.len = size_;
+    b.bid = static_cast<std::uint16_t>(bid);
+  }
+  tail_ = static_cast<std::uint16_t>(tail_ + n);
+  __atomic_store_n(&br_->tail, tail_, __ATOMIC_RELEASE);
+  circ_ += n;
+}
+
+bool buffer_ring::grow_after_nobufs() noexcept
+{
+  if (!registered_ || nfree_ == 0) return false;
+  if (grown_at_ != stats.multishot_requests)
+  {
+    grown_at_ = stats.multishot_requests;
+    grow();
+  }
+  return true;
 }
 
 int buffer_ring::take() noexcept
@@ -515,8 +555,9 @@ void recv_state::handle(int res, unsigned flags)
   {
     // Every buffer is queued somewhere or held: single-shot reads into the
     // caller's buffers until half the ring is back (recv_state::start).
-    nobufs_ = true;
     ++br_.stats.nobufs;
+    // Unless the reserve had more: then the next read arms again.
+    nobufs_ = !br_.grow_after_nobufs();
   }
   else if (res == -EINVAL && !got_more_ && count_ == 0)
     br_.multishot_refused();  // a kernel without multishot receive

@@ -958,3 +958,104 @@ BOOST_DATA_TEST_CASE(waiting_reads_of_every_shape, boost::unit_test::data::make(
   else
     BOOST_TEST(c.multishot_requests == 0u);
 }
+
+namespace msr_test {
+
+unsigned circulating(asio_uring::io_context& ctx)
+{
+  asio_uring::detail::scheduler& s = ctx.impl();
+  unsigned n = 0;
+  s.with_loop([&] { n = s.recv_buffers().circulating(); });
+  return n;
+}
+
+} // namespace msr_test
+
+// The buffer ring starts with initial_circulation buffers in the kernel's
+// ring and the rest in reserve: provided_buffer handles that hold most of
+// them make more circulate, so that 200 handles of a 256-buffer ring are
+// all served (none gets no_buffer_space, though the multishot may run the
+// circulating buffers dry on the way), and every byte arrives in order.
+BOOST_AUTO_TEST_CASE(held_buffers_grow_the_circulation)
+{
+  using br = asio_uring::detail::buffer_ring;
+  asio_uring::io_context ctx(opts(true, 256, 16));
+  tcp_pair p(ctx);
+  const bool kernel = multishot_active(ctx);
+  if (kernel) BOOST_TEST(circulating(ctx) == br::initial_circulation);
+  const std::string data = pattern(200 * 16, 3);
+  net::write(p.client, net::buffer(data));
+  std::vector<asio_uring::provided_buffer> held;
+  std::vector<error_code> errors;
+  std::function<void()> take = [&] {
+    p.server.async_receive_provided([&](error_code ec, asio_uring::provided_buffer pb) {
+      if (ec) errors.push_back(ec);
+      else held.push_back(std::move(pb));
+      if (!ec && held.size() < 200) take();
+    });
+  };
+  take();
+  run_until(ctx, [&] { return held.size() == 200 || !errors.empty(); });
+  BOOST_TEST(errors.empty());
+  BOOST_REQUIRE(held.size() == 200u);
+  std::string got;
+  for (auto& h : held) got.append(h.data(), h.size());
+  BOOST_TEST((got == data));
+  BOOST_TEST(free_buffers(ctx) == 56u);
+  if (kernel)
+  {
+    BOOST_TEST(circulating(ctx) >= 200u);
+    BOOST_TEST(circulating(ctx) <= 256u);
+  }
+  held.clear();
+  BOOST_TEST(free_buffers(ctx) == 256u);
+}
+
+// A burst larger than the circulating buffers while no read runs: the
+// kernel fills all of them and ends the multishot with -ENOBUFS in one
+// reap; the ring grows from the reserve, the multishot is armed again at
+// the next read (no single-shot fallback while the reserve has buffers),
+// and the stream arrives whole.
+BOOST_AUTO_TEST_CASE(burst_beyond_the_circulation_grows_it_and_loses_nothing)
+{
+  using br = asio_uring::detail::buffer_ring;
+  asio_uring::io_context ctx(opts(true, 1024, 256));
+  tcp_pair p(ctx);
+  char buf[256];
+  for (int i = 0; i < 2; ++i)  // the second read arms the multishot
+  {
+    net::write(p.client, net::buffer("x", 1));
+    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
+    ctx.restart();
+    ctx.run();
+  }
+  const bool kernel = multishot_active(ctx);
+  const auto before = stats(ctx);
+  const std::string data = pattern(64 * 1024, 9);  // 256 ring buffers' worth
+  net::write(p.client, net::buffer(data));
+  settle(ctx);
+  if (kernel)
+  {
+    BOOST_TEST(stats(ctx).nobufs == before.nobufs + 1);
+    BOOST_TEST(circulating(ctx) > br::initial_circulation);
+  }
+  std::string got;
+  std::function<void()> next = [&] {
+    p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+      if (ec) return;
+      got.append(buf, n);
+      if (got.size() < data.size()) next();
+    });
+  };
+  next();
+  run_until(ctx, [&] { return got.size() >= data.size(); });
+  BOOST_TEST((got == data));
+  if (kernel)
+  {
+    const auto after = stats(ctx);
+    BOOST_TEST(after.single_requests == before.single_requests);  // never fell back
+    BOOST_TEST(after.multishot_requests > before.multishot_requests);
+    BOOST_TEST(circulating(ctx) <= 1024u);
+  }
+  BOOST_TEST(free_buffers(ctx) == 1024u);
+}

@@ -49,8 +49,26 @@ public:
   // Buffers neither queued on a socket nor held by a provided_buffer.
   unsigned free_count() const noexcept { return count_ - held_; }
 
-  // The kernel filled buffer `bid` (registered mode).
-  void took(unsigned bid) noexcept { held_flag_[bid] = 1; ++held_; }
+  // The kernel filled buffer `bid` (registered mode). When sockets and
+  // handles hold most of the circulating buffers, more circulate.
+  void took(unsigned bid) noexcept
+  {
+    held_flag_[bid] = 1;
+    ++held_;
+    if (2 * held_ > circ_ && nfree_ > 0) [[unlikely]] grow();
+  }
+  // Registered mode: buffers the kernel can pick or that are held; the rest
+  // wait in reserve (free_) until demand shows: the ring starts with
+  // initial_circulation buffers and grows (grow_after_nobufs, took), so
+  // that a server whose reads are consumed at once cycles through a few
+  // buffers, warm in the caches and the TLB, not through all of them
+  // (doc/design.md, "Multishot receive: the circulating buffers").
+  static constexpr unsigned initial_circulation = 64;
+  unsigned circulating() const noexcept { return circ_; }
+  // A multishot ended with -ENOBUFS: more buffers circulate, once per
+  // generation of multishot requests (the multishots that ran dry together
+  // count once). False: nothing was left in reserve.
+  bool grow_after_nobufs() noexcept;
   // A free buffer for a single-shot receive (pool mode); -1 when none.
   int take() noexcept;
   // Back to the kernel's ring (registered) or to the pool.
@@ -96,6 +114,7 @@ public:
 
 private:
   bool register_ring();
+  void grow() noexcept;
 
   ring& ring_;
   unsigned count_;
@@ -115,8 +134,12 @@ private:
   std::unique_ptr<std::uint16_t[]> next_;
   std::unique_ptr<std::uint32_t[]> len_;
   std::unique_ptr<std::uint8_t[]> held_flag_;
-  std::unique_ptr<std::uint16_t[]> free_;  // pool mode: stack of free ids
+  // Pool mode: the stack of free ids. Registered mode: the reserve, ids not
+  // yet given to the kernel.
+  std::unique_ptr<std::uint16_t[]> free_;
   unsigned nfree_ = 0;
+  unsigned circ_ = 0;                 // registered mode: count_ - nfree_
+  std::size_t grown_at_ = std::size_t(-1);  // stats.multishot_requests at the last growth
 };
 
 // A read waiting in a recv_state: either bytes copied into `iov` or, for
