@@ -18,7 +18,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 namespace asio_uring {
 
@@ -110,7 +112,7 @@ public:
   basic_socket(basic_socket&& o) noexcept
     : descriptor(std::move(o)), protocol_(o.protocol_), user_non_blocking_(o.user_non_blocking_),
       recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0)),
-      file_slot_(std::exchange(o.file_slot_, -1)), file_uses_(std::exchange(o.file_uses_, 0))
+      file_slot_(std::exchange(o.file_slot_, -1))
   {
   }
 
@@ -120,7 +122,7 @@ public:
     : descriptor(static_cast<detail::descriptor_object<E1>&&>(o)), protocol_(o.protocol_),
       user_non_blocking_(o.user_non_blocking_),
       recv_(std::exchange(o.recv_, nullptr)), reads_(std::exchange(o.reads_, 0)),
-      file_slot_(std::exchange(o.file_slot_, -1)), file_uses_(std::exchange(o.file_uses_, 0))
+      file_slot_(std::exchange(o.file_slot_, -1))
   {
   }
 
@@ -136,7 +138,6 @@ public:
       recv_ = std::exchange(o.recv_, nullptr);
       reads_ = std::exchange(o.reads_, 0);
       file_slot_ = std::exchange(o.file_slot_, -1);
-      file_uses_ = std::exchange(o.file_uses_, 0);
     }
     return *this;
   }
@@ -184,7 +185,7 @@ public:
     fd_ = fd;
     protocol_ = p;
     reads_ = 0;
-    file_uses_ = 0;
+    file_slot_ = file_countdown();
     ec.clear();
   }
 
@@ -205,7 +206,7 @@ public:
     protocol_ = p;
     user_non_blocking_ = false;
     reads_ = 0;
-    file_uses_ = 0;
+    file_slot_ = file_countdown();
     ec.clear();
   }
 
@@ -581,9 +582,10 @@ protected:
   // created at the second read; reads_ counts reads up to that.
   detail::recv_state* recv_ = nullptr;
   unsigned char reads_ = 0;
-  // Registered files: the slot (-1: none) and the requests counted up to it.
+  // Registered files: the slot (>= 0); -1: none and none to ask for (no
+  // descriptor, no table in the context, or asked already); below -1, the
+  // descriptor's requests are counted up to asking: -1 - file_slot_ to go.
   int file_slot_ = -1;
-  unsigned file_uses_ = 0;
 
   // Data or the end of the stream is queued (see recv_state::prepare_wait).
   bool recv_ready()
@@ -599,11 +601,13 @@ protected:
   // The slot for the request being initiated (-1: the descriptor). Counts
   // the socket's requests and asks for a slot at the context's threshold,
   // once: the update reaches the kernel with this request, and the slot is
-  // used from the first request after the kernel confirmed it.
+  // used from the first request after the kernel confirmed it. Without a
+  // table, or once asked, this is one test of file_slot_.
   int file_slot()
   {
-    if (file_slot_ >= 0) return file_slot_;
-    if (++file_uses_ == sched_->file_threshold() && fd_ >= 0) [[unlikely]]
+    if (file_slot_ >= -1) [[likely]] return file_slot_;
+    // The table may be gone since the count started (file_table::renew).
+    if (++file_slot_ == -1 && fd_ >= 0 && sched_->file_threshold() != UINT_MAX) [[unlikely]]
     {
       detail::scheduler* s = sched_;
       const int fd = fd_;
@@ -613,8 +617,18 @@ protected:
         if (slot >= 0 && recv_) recv_->use_slot(slot);
       });
       file_slot_ = slot;
+      return slot;
     }
-    return file_slot_;
+    return -1;
+  }
+
+  // file_slot_ for a descriptor just opened or assigned: the context's
+  // threshold as a count to go (-1 without a table).
+  int file_countdown() const noexcept
+  {
+    const unsigned t = sched_->file_threshold();
+    if (t == UINT_MAX) return -1;
+    return -1 - static_cast<int>(std::min<unsigned>(t, INT_MAX));
   }
 
   // Empties the slot; the update is submitted by the close or release that
@@ -625,7 +639,6 @@ protected:
     detail::scheduler* s = sched_;
     const int slot = std::exchange(file_slot_, -1);
     const int fd = fd_;
-    file_uses_ = 0;
     s->with_loop([s, slot, fd] { s->unregister_file(slot, fd); });
   }
 

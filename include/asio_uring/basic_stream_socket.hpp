@@ -43,83 +43,118 @@ struct recv_kind : kind_base
   int slot = -1;  // registered file slot (detail/file_table.hpp)
 };
 
-// A read served by the socket's recv_state (multishot receive): from the
-// queued buffers, or by a single-shot request of its own (recv_kind's, or a
-// buffer-select recv for async_receive_provided). Handler arguments:
-// (error_code, bytes), or (error_code, provided_buffer) when Provided.
-template <typename Handler, typename IoExecutor, bool Provided>
-class stream_recv_op : public recv_reader
+// The cancellation slot's handler for a read served by a recv_state.
+struct recv_reader_cancel
+{
+  scheduler* sched;
+  recv_state* state;
+  recv_reader* op;
+  void operator()(boost::asio::cancellation_type_t type)
+  {
+    using ct = boost::asio::cancellation_type;
+    if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
+    recv_state* st = state;
+    recv_reader* o = op;
+    sched->with_loop([st, o] {
+      if (!o->delivered) st->cancel_reader(o);
+    });
+  }
+};
+
+// A read served by a socket's recv_state (multishot receive): from the
+// queued buffers, or by a single-shot request of its own. `Reader`, a
+// recv_reader, is what differs between the socket's reads (socket_read) and
+// tcp_stream's (tcp_stream_read, tcp_stream.hpp): its data and
+//   Reader(func_type, scheduler&, recv_state*, const Buffers&, args...)
+//   static void prep(recv_reader*, io_uring_sqe*)   its single-shot request
+//   recv_state* state()
+//   void start(scheduler&)   hands itself to state() (its work counted)
+//   void restarting()        before state()->restart(this) (a fork)
+//   void ending()            its request is over (it completes or is destroyed)
+//   void discard()           destroyed unrun: gives back what it holds
+//   auto result(int res)     the handler's arguments
+template <typename Handler, typename IoExecutor, typename Reader>
+class recv_state_op : public Reader
 {
 public:
-  template <typename Buffers>
-  stream_recv_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* st, int fd,
-      const Buffers& b)
-    : recv_reader(&do_complete, kind_.bufs.iov, 0, Provided, &prep), kind_(fd, b, 0, true),
-      handler_(std::move(h)), work_(handler_, ex, s), sched_(&s), state_(st)
+  template <typename Buffers, typename... Args>
+  recv_state_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* st, const Buffers& b,
+      Args... args)
+    : Reader(&do_complete, s, st, b, args...), handler_(std::move(h)), work_(handler_, ex, s)
   {
-    iovcnt = kind_.bufs.count;
   }
 
-  struct cancel_handler
+  // Loop owner only. `args`, the Reader's own, are scalars: by value.
+  template <typename Buffers, typename... Args>
+  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, recv_state* st,
+      const Buffers& b, Args... args)
   {
-    scheduler* sched;
-    recv_state* state;
-    recv_reader* op;
-    void operator()(boost::asio::cancellation_type_t type)
-    {
-      using ct = boost::asio::cancellation_type;
-      if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
-      recv_state* st = state;
-      recv_reader* o = op;
-      sched->with_loop([st, o] {
-        if (!o->delivered) st->cancel_reader(o);
-      });
-    }
-  };
-
-  // Loop owner only.
-  template <typename Buffers>
-  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, recv_state* st, int fd,
-      const Buffers& b)
-  {
-    auto* o = op_allocator<Handler>::template create<stream_recv_op>(h, ex, s, st, fd, b);
+    auto* o = op_allocator<Handler>::template create<recv_state_op>(h, ex, s, st, b, args...);
     s.work_started();
     auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
     if (slot.is_connected())
-      slot.template emplace<cancel_handler>(cancel_handler{&s, st, o});
-    st->start(o);
+      slot.template emplace<recv_reader_cancel>(recv_reader_cancel{&s, st, o});
+    o->Reader::start(s);
   }
 
 private:
-  static void prep(recv_reader* base, io_uring_sqe* sqe)
-  {
-    auto* o = static_cast<stream_recv_op*>(base);
-    if constexpr (Provided) io_uring_prep_recv(sqe, o->kind_.fd, nullptr, 0, 0);
-    else o->kind_.prep(sqe);
-  }
-
   static void do_complete(scheduler* owner, operation* base, int res, unsigned flags)
   {
-    auto* o = static_cast<stream_recv_op*>(base);
-    if (owner && res == start_marker)
+    auto* o = static_cast<recv_state_op*>(base);
+    if (owner && res == operation::start_marker)
     {
-      o->state_->restart(o);
+      o->Reader::restarting();
+      o->Reader::state()->restart(o);
       return;
     }
-    if (res == start_marker) o->state_->restart_dropped();
-    else if (o->in_kernel) res = o->state_->single_done(o, res, flags);
+    if (res == operation::start_marker) o->Reader::state()->restart_dropped();
+    else if (o->in_kernel) res = o->Reader::state()->single_done(o, res, flags);
+    o->Reader::ending();
     clear_slot(o->handler_);
     if (!owner)
     {
-      if (Provided && o->bid >= 0) o->state_buffers().give_back(static_cast<unsigned>(o->bid));
+      o->Reader::discard();
       auto alloc = op_allocator<Handler>::get(o->handler_);
       op_allocator<Handler>::destroy(o, alloc);
       return;
     }
-    finish_op(o, o->handler_, o->work_, o->result(res));
+    finish_op(o, o->handler_, o->work_, o->Reader::result(res));
   }
 
-  buffer_ring& state_buffers() noexcept { return sched_->recv_buffers(); }
+  Handler handler_;
+  handler_work<Handler, IoExecutor> work_;
+};
+
+// A socket's read through its recv_state; its single-shot request is
+// recv_kind's, or a buffer-select recv for async_receive_provided. Handler
+// arguments: (error_code, bytes), or (error_code, provided_buffer) when
+// Provided.
+template <bool Provided>
+struct socket_read : recv_reader
+{
+  template <typename Buffers>
+  socket_read(func_type f, scheduler& s, recv_state* st, const Buffers& b, int fd)
+    : recv_reader(f, kind_.bufs.iov, 0, Provided, &prep), kind_(fd, b, 0, true), sched_(&s),
+      state_(st)
+  {
+    iovcnt = kind_.bufs.count;
+  }
+
+  static void prep(recv_reader* base, io_uring_sqe* sqe)
+  {
+    auto* r = static_cast<socket_read*>(base);
+    if constexpr (Provided) io_uring_prep_recv(sqe, r->kind_.fd, nullptr, 0, 0);
+    else r->kind_.prep(sqe);
+  }
+
+  recv_state* state() const noexcept { return state_; }
+  void start(scheduler&) { state_->start(this); }
+  void restarting() noexcept {}
+  void ending() noexcept {}
+  void discard() noexcept
+  {
+    if (Provided && bid >= 0) state_buffers().give_back(static_cast<unsigned>(bid));
+  }
 
   auto result(int res)
   {
@@ -136,12 +171,15 @@ private:
       return kind_.result(res);
   }
 
+  buffer_ring& state_buffers() noexcept { return sched_->recv_buffers(); }
+
   recv_kind kind_;
-  Handler handler_;
-  handler_work<Handler, IoExecutor> work_;
   scheduler* sched_;
   recv_state* state_;
 };
+
+template <typename Handler, typename IoExecutor, bool Provided>
+using stream_recv_op = recv_state_op<Handler, IoExecutor, socket_read<Provided>>;
 
 // async_receive_provided without a registered buffer ring: a single-shot
 // recv into a buffer taken from the context's pool when the request is
@@ -381,7 +419,7 @@ public:
               && boost::asio::buffer_size(bufs) > 0) [[likely]]
           {
             detail::stream_recv_op<H, Executor, false>::launch(
-                handler, this->ex_, *this->sched_, this->recv_, this->fd_, bufs);
+                handler, this->ex_, *this->sched_, this->recv_, bufs, this->fd_);
             return;
           }
           // Out of line: the plain path stays small enough to be inlined
@@ -489,7 +527,7 @@ private:
         if (!this->recv_) return;
         if (this->file_slot_ >= 0) this->recv_->use_slot(this->file_slot_);
       }
-      op::launch(handler, this->ex_, s, this->recv_, this->fd_, bufs);
+      op::launch(handler, this->ex_, s, this->recv_, bufs, this->fd_);
       started = true;
     });
     if (!started) this->reads_ = 2;

@@ -288,84 +288,68 @@ struct tcp_stream_state
   }
 };
 
-// A tcp_stream read through the multishot receive: stream_recv_op's
-// behaviour, plus the deadline (read_deadlines) and the stream's timeout
+// A tcp_stream read through the multishot receive (recv_state_op): a
+// socket's read, plus the deadline (read_deadlines) and the stream's timeout
 // result. Its single-shot request (after -ENOBUFS) is a recv, or a readv for
 // several buffers (no msghdr to keep). Handler arguments: (error_code, bytes).
-template <typename Handler, typename IoExecutor, typename State>
-class tcp_read_op : public tcp_read
+template <typename State>
+struct tcp_stream_read : tcp_read
 {
-public:
+  // (`st` by pointer: recv_state_op passes its Reader's arguments by value.)
   template <typename Buffers>
-  tcp_read_op(Handler&& h, const IoExecutor& ex, scheduler& s, recv_state* rs,
-      const std::shared_ptr<State>& st, clock::time_point expiry, int fd, const Buffers& b)
-    : tcp_read(&do_complete, bufs_.iov, &prep, rs, fd, expiry), bufs_(b),
-      handler_(std::move(h)), work_(handler_, ex, s), state_(st)
+  tcp_stream_read(func_type f, scheduler&, recv_state* rs, const Buffers& b, int fd,
+      const std::shared_ptr<State>* st, clock::time_point expiry)
+    : tcp_read(f, bufs_.iov, &prep, rs, fd, expiry), bufs_(b), state_(*st)
   {
     iovcnt = bufs_.count;
   }
 
-  // Loop owner only.
-  template <typename Buffers>
-  static void launch(Handler& h, const IoExecutor& ex, scheduler& s, recv_state* rs,
-      const std::shared_ptr<State>& st, clock::time_point expiry, int fd, const Buffers& b)
-  {
-    auto* o = op_allocator<Handler>::template create<tcp_read_op>(h, ex, s, rs, st, expiry, fd, b);
-    s.work_started();
-    auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
-    using cancel = typename stream_recv_op<Handler, IoExecutor, false>::cancel_handler;
-    if (slot.is_connected()) slot.template emplace<cancel>(cancel{&s, rs, o});
-    // Queued data (or the end) completes it without waiting: no deadline.
-    const bool waits = expiry != clock::time_point::max() && !rs->has_data_or_end();
-    rs->start(o);
-    if (waits)
-    {
-      if (!st->deadlines) [[unlikely]]
-        st->deadlines = new read_deadlines(s, &State::read_expired, st.get());
-      st->deadlines->wait(o);
-    }
-  }
-
-private:
   static void prep(recv_reader* base, io_uring_sqe* sqe)
   {
-    auto* o = static_cast<tcp_read_op*>(base);
-    const iov_buffers<>& b = o->bufs_;
-    if (b.count == 1) io_uring_prep_recv(sqe, o->fd, b.iov[0].iov_base, b.iov[0].iov_len, 0);
-    else io_uring_prep_readv(sqe, o->fd, b.iov, static_cast<unsigned>(b.count), std::uint64_t(-1));
+    auto* r = static_cast<tcp_stream_read*>(base);
+    const iov_buffers<>& b = r->bufs_;
+    if (b.count == 1) io_uring_prep_recv(sqe, r->fd, b.iov[0].iov_base, b.iov[0].iov_len, 0);
+    else io_uring_prep_readv(sqe, r->fd, b.iov, static_cast<unsigned>(b.count), std::uint64_t(-1));
   }
 
-  static void do_complete(scheduler* owner, operation* base, int res, unsigned flags)
+  recv_state* state() const noexcept { return rs; }
+  // Queued data (or the end) completes it without waiting: no deadline.
+  void start(scheduler& s)
   {
-    auto* o = static_cast<tcp_read_op*>(base);
-    if (owner && res == start_marker)
+    const bool waits = expiry != clock::time_point::max() && !rs->has_data_or_end();
+    rs->start(this);
+    if (waits)
     {
-      if (o->linked) o->state_->deadlines->rewait(o);
-      o->rs->restart(o);
-      return;
+      if (!state_->deadlines) [[unlikely]]
+        state_->deadlines = new read_deadlines(s, &State::read_expired, state_.get());
+      state_->deadlines->wait(this);
     }
-    if (res == start_marker) o->rs->restart_dropped();
-    else if (o->in_kernel) res = o->rs->single_done(o, res, flags);
-    if (o->linked) o->state_->deadlines->done(o);
-    clear_slot(o->handler_);
-    if (!owner)
-    {
-      auto alloc = op_allocator<Handler>::get(o->handler_);
-      op_allocator<Handler>::destroy(o, alloc);
-      return;
-    }
-    auto r = res == 0 && o->bufs_.total > 0
+  }
+  void restarting()
+  {
+    if (linked) state_->deadlines->rewait(this);
+  }
+  void ending()
+  {
+    if (linked) state_->deadlines->done(this);
+  }
+  void discard() noexcept {}
+
+  std::tuple<boost::system::error_code, std::size_t> result(int res)
+  {
+    auto r = res == 0 && bufs_.total > 0
         ? std::tuple<boost::system::error_code, std::size_t>(boost::asio::error::eof, 0)
         : transfer_result(res);
-    if (res == -ECANCELED && o->state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
-    finish_op(o, o->handler_, o->work_, std::move(r));
+    if (res == -ECANCELED && state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
+    return r;
   }
 
   iov_buffers<> bufs_;
-  Handler handler_;
-  handler_work<Handler, IoExecutor> work_;
   std::shared_ptr<State> state_;
 };
+
+template <typename Handler, typename IoExecutor, typename State>
+using tcp_read_op = recv_state_op<Handler, IoExecutor, tcp_stream_read<State>>;
 
 // Adds a deadline to a request kind: prep stays Inner's. A request cancelled
 // because its deadline passed closes the stream's socket; it and every other
@@ -704,7 +688,7 @@ private:
     if (s.recv_ && s.fd_ >= 0 && s.sched_->loop_owner_here() && boost::asio::buffer_size(bufs) > 0)
         [[likely]]
     {
-      op::launch(handler, s.ex_, *s.sched_, s.recv_, state, expiry, s.fd_, bufs);
+      op::launch(handler, s.ex_, *s.sched_, s.recv_, bufs, s.fd_, &state, expiry);
       return;
     }
     if (s.fd_ >= 0 && boost::asio::buffer_size(bufs) > 0 && s.use_multishot(true))
@@ -716,7 +700,7 @@ private:
       sched.with_loop([&] {
         if (!s.recv_) s.recv_ = detail::recv_state::create(sched, s.fd_);
         if (!s.recv_) return;
-        op::launch(handler, s.ex_, sched, s.recv_, state, expiry, s.fd_, bufs);
+        op::launch(handler, s.ex_, sched, s.recv_, bufs, s.fd_, &state, expiry);
         started = true;
       });
       if (started) return;
