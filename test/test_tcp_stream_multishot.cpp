@@ -18,6 +18,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <atomic>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -744,4 +746,82 @@ BOOST_AUTO_TEST_CASE(deadline_of_a_read_pending_across_a_move)
   run_until(ctx, [&] { return r.done; });
   BOOST_TEST(!r.ec);
   BOOST_TEST(std::string(buf, r.n) == "kept");
+}
+
+// A deadline passes on a stream that lives on a strand of a context run by
+// two threads, while the strand keeps writing (no deadline on the writes).
+// The read ends with timeout, and the socket is closed on the strand, as
+// Beast's timer handler closes it: the write loop then fails with timeout
+// (its write was ended by that close) or bad_descriptor (it started after),
+// never in the middle of a write being started on another thread (under
+// TSan this was a data race on the descriptor: the close ran on the thread
+// that reaped the deadline). Both run() calls return. 30 rounds with
+// deadlines of 2-6 ms, on the multishot read and (suite variants) the
+// single-shot one.
+BOOST_AUTO_TEST_CASE(deadline_closes_the_socket_on_the_streams_strand)
+{
+  net::io_context pio;
+  net::ip::tcp::acceptor acc(pio, {net::ip::address_v4::loopback(), 0});
+  int timeouts = 0, write_ends_ok = 0;
+  for (int round = 0; round < 30; ++round)
+  {
+    asio_uring::io_context ctx(2);
+    auto strand = net::make_strand(ctx);
+    asio_uring::tcp_stream s(strand);
+    s.connect(acc.local_endpoint());
+    net::ip::tcp::socket peer(pio);
+    acc.accept(peer);
+    std::thread drain([&] {
+      char b[65536];
+      error_code ec;
+      while (!ec) peer.read_some(net::buffer(b), ec);
+    });
+    char rbuf[16];
+    const std::string out(512, 'x');
+    error_code read_ec, write_ec;
+    std::atomic<bool> off_strand{false};
+    std::function<void()> write_more = [&] {
+      s.async_write_some(net::buffer(out), [&](error_code ec, std::size_t) {
+        if (!strand.running_in_this_thread()) off_strand = true;
+        if (!ec) write_more();
+        else write_ec = ec;
+      });
+    };
+    net::write(peer, net::buffer("ab", 2));
+    net::post(strand, [&] {
+      s.async_read_some(net::buffer(rbuf, 1), [&](error_code, std::size_t) {
+        s.async_read_some(net::buffer(rbuf, 1), [&](error_code, std::size_t) {
+          s.expires_after(std::chrono::milliseconds(2 + round % 5));
+          s.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t) {
+            if (!strand.running_in_this_thread()) off_strand = true;
+            read_ec = ec;
+          });
+          s.expires_never();
+          write_more();
+        });
+      });
+    });
+    std::atomic<bool> finished{false};
+    std::thread watchdog([&] {
+      for (int i = 0; i < 1000 && !finished; ++i) std::this_thread::sleep_for(10ms);
+      if (!finished)
+      {
+        std::fprintf(stderr, "deadline_closes_the_socket_on_the_streams_strand: hung in round %d\n", round);
+        std::_Exit(1);
+      }
+    });
+    std::thread t1([&] { ctx.run(); });
+    std::thread t2([&] { ctx.run(); });
+    t1.join();
+    t2.join();
+    finished = true;
+    watchdog.join();
+    drain.join();  // the timeout closed the stream: the peer sees the end
+    BOOST_TEST(!off_strand);
+    if (read_ec == beast::error::timeout) ++timeouts;
+    if (write_ec == beast::error::timeout || write_ec == net::error::bad_descriptor) ++write_ends_ok;
+    else BOOST_TEST_MESSAGE("round " << round << ": write ended with " << write_ec.message());
+  }
+  BOOST_TEST(timeouts == 30);
+  BOOST_TEST(write_ends_ok == 30);
 }

@@ -23,10 +23,12 @@
 #include <asio_uring/ip/tcp.hpp>
 
 #include <boost/asio/compose.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/coroutine.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/rate_policy.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <type_traits>
@@ -106,6 +108,7 @@ struct tcp_read : recv_reader
   tcp_read* next = nullptr;  // in read_deadlines' list
   int fd;
   bool linked = false;
+  bool expired = false;      // its own deadline ended it: beast::error::timeout
 };
 
 // The deadlines of a stream's waiting multishot reads. The multishot request
@@ -249,7 +252,7 @@ private:
 // reference, so it outlives a stream destroyed or moved while they are
 // pending.
 template <typename Socket, typename RatePolicy>
-struct tcp_stream_state
+struct tcp_stream_state : std::enable_shared_from_this<tcp_stream_state<Socket, RatePolicy>>
 {
   template <typename Policy, typename... Args>
   explicit tcp_stream_state(Policy&& p, Args&&... a)
@@ -266,25 +269,41 @@ struct tcp_stream_state
   Socket socket;
   RatePolicy policy;
   rate_timer<typename Socket::executor_type, !is_unlimited_v<RatePolicy>> rate;
-  bool timed_out = false;  // closed by a timeout since the last new deadline
+  // A deadline passed since the last new one: what the close ends completes
+  // with timeout. Set where the deadline is seen (the loop), reset by
+  // expires_* (the stream's executor), read by completions on either.
+  std::atomic<bool> timed_out{false};
   read_deadlines* deadlines = nullptr;  // created at the first timed read that waits
 
-  // A waiting read's deadline passed: as for a linked timeout, the socket is
-  // closed if it is still the descriptor the read used, and everything it
-  // ends completes with timeout; otherwise (the socket was released or
-  // moved) the read alone ends, with operation_aborted.
+  // An operation on descriptor `fd` ran past its deadline: as Beast's timer
+  // handler does, the socket is closed on the stream's executor, so that a
+  // strand orders the close with the stream's other operations (the loop
+  // that saw the deadline may be any thread), and only if it is still that
+  // descriptor and no new deadline was set meanwhile. Inline when the
+  // executor allows it here (the context's own, from inside run()).
+  static void close_on_timeout(std::shared_ptr<tcp_stream_state> st, int fd)
+  {
+    auto ex = st->socket.get_executor();
+    boost::asio::dispatch(ex, [st = std::move(st), fd] {
+      if (!st->timed_out.load(std::memory_order_acquire) || st->socket.native_handle() != fd) return;
+      boost::system::error_code ignored;
+      st->socket.close(ignored);  // ends the stream's other operations too
+    });
+  }
+
+  // A waiting read's deadline passed (loop owner). If the socket is still
+  // the descriptor the read used, the read ends with timeout and the socket
+  // is closed as above, once per deadline; otherwise (the stream was moved,
+  // or the socket released) the read alone ends, with operation_aborted.
   static void read_expired(void* p, tcp_read* r)
   {
     auto* st = static_cast<tcp_stream_state*>(p);
-    if (st->timed_out) return;  // the close ends r too
-    if (st->socket.native_handle() == r->fd)
-    {
-      st->timed_out = true;
-      boost::system::error_code ignored;
-      st->socket.close(ignored);
-    }
-    else
-      r->rs->cancel_reader(r);
+    const int fd = r->fd;
+    const bool same = st->socket.native_handle() == fd;
+    r->expired = same;
+    r->rs->cancel_reader(r);
+    if (same && !st->timed_out.exchange(true, std::memory_order_acq_rel))
+      close_on_timeout(st->shared_from_this(), fd);
   }
 };
 
@@ -340,7 +359,8 @@ struct tcp_stream_read : tcp_read
     auto r = res == 0 && bufs_.total > 0
         ? std::tuple<boost::system::error_code, std::size_t>(boost::asio::error::eof, 0)
         : transfer_result(res);
-    if (res == -ECANCELED && state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
+    if (res == -ECANCELED && (expired || state_->timed_out.load(std::memory_order_acquire)))
+      std::get<0>(r) = boost::beast::error::timeout;
     return r;
   }
 
@@ -379,16 +399,20 @@ struct timed_kind : Inner
   {
     auto r = Inner::result(res);
     if (res != -ECANCELED) return r;
-    // The socket is closed only if it is still the descriptor this request
-    // used (the user may have closed it, which also cancels).
-    if (!state_->timed_out && expiry_ != clock::time_point::max() && clock::now() >= expiry_
+    // Cancelled with its deadline passed (its linked timeout fired) on the
+    // descriptor the stream still has: it ends with timeout and the socket
+    // is closed on the stream's executor (State::close_on_timeout), once per
+    // deadline. Cancelled otherwise: by that close (timeout), or by the user
+    // or a move (operation_aborted).
+    if (expiry_ != clock::time_point::max() && clock::now() >= expiry_
         && state_->socket.native_handle() == this->Inner::fd)
     {
-      state_->timed_out = true;
-      boost::system::error_code ignored;
-      state_->socket.close(ignored);  // ends the stream's other operations too
+      std::get<0>(r) = boost::beast::error::timeout;
+      if (!state_->timed_out.exchange(true, std::memory_order_acq_rel))
+        State::close_on_timeout(state_, this->Inner::fd);
     }
-    if (state_->timed_out) std::get<0>(r) = boost::beast::error::timeout;
+    else if (state_->timed_out.load(std::memory_order_acquire))
+      std::get<0>(r) = boost::beast::error::timeout;
     return r;
   }
 
@@ -642,7 +666,7 @@ private:
   void set_expiry(clock::time_point t)
   {
     expiry_ = t;
-    state_->timed_out = false;
+    state_->timed_out.store(false, std::memory_order_release);
   }
 
   template <typename Handler>
