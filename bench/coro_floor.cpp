@@ -51,6 +51,8 @@
 // the instruction totals by the difference of the rounds (bench/floor.sh):
 // instructions per round trip, one read and one write (doc/benchmarks.md,
 // section 5; doc/design.md, "Instructions per request").
+#include "../example/http_requests.hpp"
+
 #include <asio_uring/detail/handler_work.hpp>
 #include <asio_uring/io_context.hpp>
 
@@ -467,45 +469,21 @@ net::awaitable<void> echo(Stream& s, std::size_t rounds, std::size_t& done)
 }
 
 // example/http_server.cpp's connection loop, for a fixed number of requests.
-constexpr std::string_view response =
-    "HTTP/1.1 200 OK\r\n"
-    "Server: asio-uring-example\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 13\r\n"
-    "\r\n"
-    "Hello, World!";
-
-bool wants_close(std::string_view head)
-{
-  return head.find("Connection: close") != std::string_view::npos
-      || head.find("connection: close") != std::string_view::npos;
-}
-
 template <typename Stream>
 net::awaitable<void> serve(Stream& s, std::size_t rounds, std::size_t& done)
 {
   char buf[8192];
   std::size_t have = 0;
   std::array<net::const_buffer, 16> out;
-  out.fill(net::buffer(response));
+  out.fill(net::buffer(example::http::response));
   for (std::size_t i = 0; i < rounds; ++i)
   {
     auto [ec, n] = co_await s.async_read_some(net::buffer(buf + have, sizeof buf - have),
         net::as_tuple(net::use_awaitable));
     if (ec) co_return;
     have += n;
-    const std::string_view data(buf, have);
-    std::size_t consumed = 0, answers = 0;
-    bool close = false;
-    for (std::size_t end; !close && (end = data.find("\r\n\r\n", consumed)) != std::string_view::npos;
-         consumed = end + 4)
-    {
-      close = wants_close(data.substr(consumed, end - consumed));
-      ++answers;
-    }
+    auto [answers, close] = example::http::take_heads(buf, have);
     if (answers == 0 && have == sizeof buf) co_return;
-    have -= consumed;
-    std::memmove(buf, buf + consumed, have);
     while (answers > 0)
     {
       const std::size_t k = std::min(answers, out.size());

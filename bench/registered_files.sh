@@ -38,49 +38,58 @@ stats() {  # label values... -> "label median M min m (runs: ...)"
 
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-if [[ " $PARTS " == *" pingpong "* ]]; then
-  declare -A pp
+# alternate LABEL FN ARGS...: RUNS runs of `FN VARIANT RUN ARGS...` for
+# each variant in turn (FN prints its number on stdout, its line on stderr),
+# then per variant the stats of "LABEL" with @V@ the variant.
+alternate() {
+  local label=$1 fn=$2; shift 2
+  local -A vals=()
   for r in $(seq "$RUNS"); do
     for v in "${variants[@]}"; do
-      ns=$(ASIO_URING_FEATURES=$(feat $v) taskset -c 0 "$B/bench/pingpong" "$ROUNDS" | awk '{print $3}')
-      pp[$v]+="$ns "
-      echo "pingpong run $r $v: $ns ns/round trip" >&2
+      vals[$v]+="$("$fn" "$v" "$r" "$@") "
     done
   done
   for v in "${variants[@]}"; do
     # shellcheck disable=SC2086
-    stats "pingpong $v ns/round trip:" ${pp[$v]}
+    stats "${label//@V@/$v}" ${vals[$v]}
   done
+}
+
+pingpong_run() {  # variant run
+  local ns
+  ns=$(ASIO_URING_FEATURES=$(feat "$1") taskset -c 0 "$B/bench/pingpong" "$ROUNDS" | awk '{print $3}')
+  echo "pingpong run $2 $1: $ns ns/round trip" >&2
+  echo "$ns"
+}
+
+echo_run() {  # variant run conns
+  local port pid b0 b1 trips ns
+  port=$((10000 + RANDOM % 20000))
+  ASIO_URING_FEATURES=$(feat "$1") taskset -c 0 "$B/example/echo_server" $port >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+    sleep 0.05
+  done
+  b0=$(cpu_ns $pid)
+  read -r trips _ < <(taskset -c 1 "$B/bench/echo_client" $port "$3" 64 "$SECS")
+  b1=$(cpu_ns $pid)
+  kill -TERM $pid
+  wait $pid 2>/dev/null || true
+  ns=$(( (b1 - b0) / trips ))
+  echo "echo c=$3 run $2 $1: $ns ns/round trip ($trips round trips)" >&2
+  echo "$ns"
+}
+
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+if [[ " $PARTS " == *" pingpong "* ]]; then
+  alternate "pingpong @V@ ns/round trip:" pingpong_run
 fi
 
 if [[ " $PARTS " == *" echo "* ]]; then
   for conns in "${CONNS[@]}"; do
-    declare -A ec=()
-    for r in $(seq "$RUNS"); do
-      for v in "${variants[@]}"; do
-        port=$((10000 + RANDOM % 20000))
-        ASIO_URING_FEATURES=$(feat $v) taskset -c 0 "$B/example/echo_server" $port >/dev/null 2>&1 &
-        pid=$!
-        for _ in $(seq 100); do
-          (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-          sleep 0.05
-        done
-        b0=$(cpu_ns $pid)
-        read -r trips _ < <(taskset -c 1 "$B/bench/echo_client" $port "$conns" 64 "$SECS")
-        b1=$(cpu_ns $pid)
-        kill -TERM $pid
-        wait $pid 2>/dev/null || true
-        ns=$(( (b1 - b0) / trips ))
-        ec[$v]+="$ns "
-        echo "echo c=$conns run $r $v: $ns ns/round trip ($trips round trips)" >&2
-      done
-    done
-    for v in "${variants[@]}"; do
-      # shellcheck disable=SC2086
-      stats "echo c=$conns $v server ns/round trip:" ${ec[$v]}
-    done
+    alternate "echo c=$conns @V@ server ns/round trip:" echo_run "$conns"
   done
 fi
 
@@ -89,7 +98,7 @@ if [[ " $PARTS " == *" instr "* ]]; then
   for v in "${variants[@]}"; do
     tot=()
     for n in 2000 12000; do
-      ASIO_URING_FEATURES=$(feat $v) valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" \
+      ASIO_URING_FEATURES=$(feat "$v") valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$n" \
         "$B/bench/pingpong" $n >/dev/null 2>"$tmp/err.$n"
       tot+=("$(awk '/^summary:/{print $2}' "$tmp/cg.$n")")
     done

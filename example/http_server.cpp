@@ -5,6 +5,7 @@
 // With N > 1, thread per core: N contexts on N threads, each with its own
 // acceptor on the port (SO_REUSEPORT), so the kernel spreads connections
 // and a connection stays on one thread.
+#include "http_requests.hpp"
 #include "select.hpp"
 
 #include <asio_uring/io_context_pool.hpp>
@@ -15,25 +16,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
-#include <string_view>
 
 namespace net = boost::asio;
 using example::tcp;
-
-constexpr std::string_view response =
-    "HTTP/1.1 200 OK\r\n"
-    "Server: asio-uring-example\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 13\r\n"
-    "\r\n"
-    "Hello, World!";
-
-bool wants_close(std::string_view head)
-{
-  // Case-insensitive search would be more thorough; wrk and curl send this.
-  return head.find("Connection: close") != std::string_view::npos
-      || head.find("connection: close") != std::string_view::npos;
-}
 
 net::awaitable<void> serve(tcp::socket socket)
 {
@@ -42,25 +27,15 @@ net::awaitable<void> serve(tcp::socket socket)
   char buf[8192];
   std::size_t have = 0;
   std::array<net::const_buffer, 16> out;
-  out.fill(net::buffer(response));
+  out.fill(net::buffer(example::http::response));
   for (;;)
   {
     auto [ec, n] = co_await socket.async_read_some(net::buffer(buf + have, sizeof buf - have),
         net::as_tuple(net::use_awaitable));
     if (ec) co_return;
     have += n;
-    const std::string_view data(buf, have);
-    std::size_t consumed = 0, answers = 0;
-    bool close = false;
-    for (std::size_t end; !close && (end = data.find("\r\n\r\n", consumed)) != std::string_view::npos;
-         consumed = end + 4)
-    {
-      close = wants_close(data.substr(consumed, end - consumed));
-      ++answers;
-    }
+    auto [answers, close] = example::http::take_heads(buf, have);
     if (answers == 0 && have == sizeof buf) co_return;  // a head larger than the buffer
-    have -= consumed;
-    std::memmove(buf, buf + consumed, have);
     while (answers > 0)
     {
       // Pipelined requests are answered with one gathered write.

@@ -114,8 +114,7 @@ private:
     if (!owner)
     {
       o->Reader::discard();
-      auto alloc = op_allocator<Handler>::get(o->handler_);
-      op_allocator<Handler>::destroy(o, alloc);
+      destroy_op(o, o->handler_);
       return;
     }
     finish_op(o, o->handler_, o->work_, o->Reader::result(res));

@@ -425,8 +425,7 @@ private:
     if (!owner)
     {
       if (res != start_marker) o->Kind::discard(res);
-      auto alloc = op_allocator<Handler>::get(o->handler_);
-      op_allocator<Handler>::destroy(o, alloc);
+      destroy_op(o, o->handler_);
       return;
     }
     // Multishot accept gives no address: a getpeername for an overload that

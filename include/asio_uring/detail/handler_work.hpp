@@ -173,4 +173,12 @@ struct op_allocator
   }
 };
 
+// Destroys operation `o`, allocated for `h`, its handler (a member of `o`).
+template <typename Op, typename Handler>
+[[gnu::always_inline]] inline void destroy_op(Op* o, const Handler& h) noexcept
+{
+  auto alloc = op_allocator<Handler>::get(h);
+  op_allocator<Handler>::destroy(o, alloc);
+}
+
 } // namespace asio_uring::detail

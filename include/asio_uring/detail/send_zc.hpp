@@ -62,20 +62,6 @@ public:
     set_internal();
   }
 
-  struct cancel_handler
-  {
-    scheduler* sched;
-    operation* op;
-    void operator()(boost::asio::cancellation_type_t type)
-    {
-      using ct = boost::asio::cancellation_type;
-      if ((type & (ct::terminal | ct::partial | ct::total)) == ct::none) return;
-      scheduler* s = sched;
-      operation* o = op;
-      s->with_loop([s, o] { s->cancel_in_flight(o); });
-    }
-  };
-
   // `kind` has an open descriptor and at least one byte to send.
   static void launch(Handler& h, const IoExecutor& ex, scheduler& s, Kind&& kind, int family)
   {
@@ -83,7 +69,7 @@ public:
     s.work_started();
     auto slot = boost::asio::get_associated_cancellation_slot(o->handler_);
     if (slot.is_connected())
-      slot.template emplace<cancel_handler>(cancel_handler{&s, o});
+      slot.template emplace<request_cancel>(request_cancel{&s, o});
     if (s.loop_owner_here()) o->queue_zero_copy(s);
     else s.defer_start(o);
   }
@@ -185,8 +171,7 @@ private:
     if (!owner)
     {
       clear_slot(o->handler_);
-      auto alloc = op_allocator<Handler>::get(o->handler_);
-      op_allocator<Handler>::destroy(o, alloc);
+      destroy_op(o, o->handler_);
       return;
     }
     switch (o->phase_)
