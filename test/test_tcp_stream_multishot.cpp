@@ -41,6 +41,13 @@ using steady = std::chrono::steady_clock;
 
 namespace tsm_test {
 
+using test_support::multishot_active;
+using test_support::reader;
+using test_support::run_until;
+using test_support::settle;
+using test_support::shifting_pattern;
+using test_support::stats;
+
 // A tcp_stream connected to a plain socket (the peer).
 struct stream_pair
 {
@@ -56,58 +63,12 @@ struct stream_pair
   }
 };
 
-std::string pattern(std::size_t n, std::size_t seed = 0)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + ((i + seed) * 7 + i / 26) % 26);
-  return s;
-}
-
 asio_uring::io_context_options opts(unsigned buffers = 1024, unsigned size = 4096)
 {
   asio_uring::io_context_options o;
   o.recv_buffers = buffers;
   o.recv_buffer_size = size;
   return o;
-}
-
-asio_uring::detail::buffer_ring::counters stats(asio_uring::io_context& ctx)
-{
-  asio_uring::detail::scheduler& s = ctx.impl();
-  asio_uring::detail::buffer_ring::counters c;
-  s.with_loop([&] { c = s.recv_buffers().stats; });
-  return c;
-}
-
-// The kernel ring with the buffer ring registered and multishot_recv on:
-// the multishot path runs (false on the emulated engine and with
-// ASIO_URING_FEATURES=-multishot_recv).
-bool multishot_active(asio_uring::io_context& ctx)
-{
-  asio_uring::detail::scheduler& s = ctx.impl();
-  bool on = false;
-  s.with_loop([&] { on = s.recv_buffers().multishot_ok(); });
-  return on;
-}
-
-// Lets data arrive, then reaps without running handlers (a multishot queues
-// what it received).
-void settle(asio_uring::io_context& ctx)
-{
-  std::this_thread::sleep_for(20ms);
-  asio_uring::detail::scheduler& s = ctx.impl();
-  s.with_loop([&] { s.poll_completions(); });
-}
-
-template <typename F>
-void run_until(asio_uring::io_context& ctx, F done)
-{
-  auto end = steady::now() + 5s;
-  while (!done() && steady::now() < end)
-  {
-    ctx.restart();
-    ctx.run_for(5ms);
-  }
 }
 
 struct read_result
@@ -145,53 +106,14 @@ void first_read(asio_uring::io_context& ctx, stream_pair& p)
   BOOST_REQUIRE(c == '1');
 }
 
-// Reads with sizes cycling through `sizes` (a deadline before each when
-// `timed`) until eof; one buffer or a sequence of three, alternately.
-struct reader
-{
-  asio_uring::tcp_stream& s;
-  std::vector<std::size_t> sizes;
-  bool timed;
-  std::string got;
-  std::vector<char> buf;
-  std::size_t i = 0;
-  error_code end;
-  int ends = 0;
-
-  void next()
-  {
-    std::size_t n = sizes[i % sizes.size()];
-    buf.assign(n, '\0');
-    if (timed) s.expires_after(5s);
-    auto done = [this](error_code ec, std::size_t k) {
-      got.append(buf.data(), k);
-      if (ec)
-      {
-        end = ec;
-        ++ends;
-        return;
-      }
-      next();
-    };
-    if (i++ % 2 == 0 || n < 3)
-      s.async_read_some(net::buffer(buf), done);
-    else
-    {
-      std::array<net::mutable_buffer, 3> seq{net::buffer(buf.data(), 1),
-          net::buffer(buf.data() + 1, n / 2), net::buffer(buf.data() + 1 + n / 2, n - 1 - n / 2)};
-      s.async_read_some(seq, done);
-    }
-  }
-};
-
 // `total` bytes written by the peer in chunks of `chunk` from another
 // thread, then the peer's end closed.
 void exact_bytes(asio_uring::io_context& ctx, bool timed, std::size_t total, std::size_t chunk,
     std::vector<std::size_t> sizes)
 {
   stream_pair p(ctx);
-  const std::string data = pattern(total, timed ? 3 : 5);
-  reader r{p.stream, std::move(sizes), timed, {}, {}, 0, {}, 0};
+  const std::string data = shifting_pattern(total, timed ? 3 : 5);
+  reader<asio_uring::tcp_stream> r{p.stream, std::move(sizes), timed, {}, {}, 0, {}, 0};
   r.next();
   std::thread writer([&] {
     for (std::size_t off = 0; off < total; off += chunk)
@@ -679,7 +601,7 @@ BOOST_AUTO_TEST_CASE(beast_http_reads_with_a_deadline_per_request)
     for (int i = 0; i < 30; ++i)
     {
       http::request<http::string_body> req{http::verb::post, "/r" + std::to_string(i), 11};
-      req.body() = pattern(static_cast<std::size_t>(1 + i * 997 % 9000), static_cast<std::size_t>(i));
+      req.body() = shifting_pattern(static_cast<std::size_t>(1 + i * 997 % 9000), static_cast<std::size_t>(i));
       req.prepare_payload();
       http::write(p.peer, req);
       http::response<http::string_body> res;
@@ -693,7 +615,7 @@ BOOST_AUTO_TEST_CASE(beast_http_reads_with_a_deadline_per_request)
   BOOST_TEST(targets.size() == 30u);
   BOOST_TEST(bodies.size() == 30u);
   for (std::size_t i = 0; i < bodies.size(); ++i)
-    BOOST_TEST(bodies[i] == "re:/r" + std::to_string(i) + ":" + pattern(1 + i * 997 % 9000, i));
+    BOOST_TEST(bodies[i] == "re:/r" + std::to_string(i) + ":" + shifting_pattern(1 + i * 997 % 9000, i));
   BOOST_TEST((end == http::error::end_of_stream));
   if (multishot_active(ctx))
   {
