@@ -5,10 +5,11 @@
 // deadline that does not fire when data comes in time (also not later), a
 // new deadline after a timeout, cancel, queued data under a passed deadline,
 // close / destruction / move / release_socket with a read pending, buffer
-// exhaustion, Beast's http::async_read over the stream, a timed read
-// waiting across notify_fork, echoing streams on strands of a context run
-// by three threads. The same results on the single-shot path (the
-// _emulated twin, and -multishot_recv on the kernel ring).
+// exhaustion, Beast's http::async_read over the stream, timed reads
+// waiting across notify_fork (data, and the deadline), echoing streams on
+// strands of a context run by three threads. The same results on the
+// single-shot path (the _emulated twin, and -multishot_recv on the kernel
+// ring).
 #define BOOST_TEST_MODULE tcp_stream_multishot
 #include <boost/test/unit_test.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -752,6 +753,57 @@ BOOST_AUTO_TEST_CASE(fork_with_a_timed_read_waiting)
   BOOST_TEST(late.n == 0u);
   BOOST_TEST((late.took >= late_timeout));
   BOOST_TEST((late.took < late_timeout + 2s));
+  BOOST_TEST(!p.stream.socket().is_open());
+  error_code peer_ec;
+  BOOST_TEST(p.peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
+}
+
+// A timed read waiting across notify_fork with no data coming: its deadline
+// is armed again on each process's ring (read_deadlines::rewait on the
+// multishot path, a new linked timeout on the single-shot one), so the read
+// times out at its deadline in the child and in the parent.
+BOOST_AUTO_TEST_CASE(fork_keeps_the_deadline_of_a_waiting_read)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  first_read(ctx, p);
+  char buf[16];
+  read_result r;
+  net::write(p.peer, net::buffer("2", 1));
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, sizeof buf, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_REQUIRE(r.done);
+  BOOST_REQUIRE(!r.ec);
+  read_result pending;
+  constexpr auto timeout = 500ms;
+  p.stream.expires_after(timeout);
+  read_some(p.stream, buf, sizeof buf, pending);
+  ctx.restart();
+  ctx.poll();
+  BOOST_REQUIRE(!pending.done);
+
+  // Exit codes: 51 the read did not complete within 5 s, 52 not timeout,
+  // 53 outside [timeout, timeout + 2 s), 54 the socket still open.
+  test_support::run_forked(ctx, 50, [&](int& status) {
+    ::alarm(30);
+    run_until(ctx, [&] { return pending.done; });
+    if (!pending.done) { status = 51; return; }
+    if (pending.ec != beast::error::timeout) { status = 52; return; }
+    if (pending.took < timeout || pending.took >= timeout + 2s) { status = 53; return; }
+    if (p.stream.socket().is_open()) { status = 54; return; }
+    status = 0;
+  });
+
+  test_support::watchdog dog(30s, "fork_keeps_the_deadline_of_a_waiting_read (parent)");
+  BOOST_TEST(!pending.done);
+  run_until(ctx, [&] { return pending.done; });
+  BOOST_TEST(pending.done);
+  BOOST_TEST((pending.ec == beast::error::timeout));
+  BOOST_TEST(pending.n == 0u);
+  BOOST_TEST((pending.took >= timeout));
+  BOOST_TEST((pending.took < timeout + 4s));  // the child ran first
   BOOST_TEST(!p.stream.socket().is_open());
   error_code peer_ec;
   BOOST_TEST(p.peer.read_some(net::buffer(buf), peer_ec) == 0u);
