@@ -107,6 +107,28 @@ void first_read(asio_uring::io_context& ctx, stream_pair& p)
   BOOST_REQUIRE(c == '1');
 }
 
+// Two reads (the first one single-shot, the second on the multishot where
+// it is active), then a third under a deadline `timeout` from now, left
+// waiting (recorded in `pending`).
+void third_read_waiting(asio_uring::io_context& ctx, stream_pair& p, char* buf, std::size_t size,
+    steady::duration timeout, read_result& pending)
+{
+  first_read(ctx, p);
+  read_result r;
+  net::write(p.peer, net::buffer("2", 1));
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, size, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_REQUIRE(r.done);
+  BOOST_REQUIRE(!r.ec);
+  BOOST_REQUIRE(std::string(buf, r.n) == "2");
+  p.stream.expires_after(timeout);
+  read_some(p.stream, buf, size, pending);
+  ctx.restart();
+  ctx.poll();
+  BOOST_REQUIRE(!pending.done);
+}
+
 // `total` bytes written by the peer in chunks of `chunk` from another
 // thread, then the peer's end closed.
 void exact_bytes(asio_uring::io_context& ctx, bool timed, std::size_t total, std::size_t chunk,
@@ -687,23 +709,9 @@ BOOST_AUTO_TEST_CASE(fork_with_a_timed_read_waiting)
 {
   asio_uring::io_context ctx(opts());
   stream_pair p(ctx);
-  first_read(ctx, p);
   char buf[64];
-  read_result r;
-  net::write(p.peer, net::buffer("2", 1));
-  p.stream.expires_after(5s);
-  read_some(p.stream, buf, sizeof buf, r);
-  run_until(ctx, [&] { return r.done; });
-  BOOST_REQUIRE(r.done);
-  BOOST_REQUIRE(!r.ec);
-  BOOST_REQUIRE(std::string(buf, r.n) == "2");
-  // The third read waits (on the multishot where it is active).
   read_result pending;
-  p.stream.expires_after(5s);
-  read_some(p.stream, buf, sizeof buf, pending);
-  ctx.restart();
-  ctx.poll();
-  BOOST_REQUIRE(!pending.done);
+  third_read_waiting(ctx, p, buf, sizeof buf, 5s, pending);
   const bool ms = multishot_active(ctx);
   const std::size_t armed_before = stats(ctx).multishot_requests;
   if (ms) BOOST_TEST(armed_before == 1u);
@@ -767,22 +775,10 @@ BOOST_AUTO_TEST_CASE(fork_keeps_the_deadline_of_a_waiting_read)
 {
   asio_uring::io_context ctx(opts());
   stream_pair p(ctx);
-  first_read(ctx, p);
   char buf[16];
-  read_result r;
-  net::write(p.peer, net::buffer("2", 1));
-  p.stream.expires_after(5s);
-  read_some(p.stream, buf, sizeof buf, r);
-  run_until(ctx, [&] { return r.done; });
-  BOOST_REQUIRE(r.done);
-  BOOST_REQUIRE(!r.ec);
   read_result pending;
   constexpr auto timeout = 500ms;
-  p.stream.expires_after(timeout);
-  read_some(p.stream, buf, sizeof buf, pending);
-  ctx.restart();
-  ctx.poll();
-  BOOST_REQUIRE(!pending.done);
+  third_read_waiting(ctx, p, buf, sizeof buf, timeout, pending);
 
   // Exit codes: 51 the read did not complete within 5 s, 52 not timeout,
   // 53 outside [timeout, timeout + 2 s), 54 the socket still open.
