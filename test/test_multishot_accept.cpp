@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
@@ -590,40 +592,14 @@ std::string emfile_child(bool multishot)
   return out.empty() ? "ok" : out;
 }
 
-std::string in_child(const std::function<std::string()>& f)
-{
-  int fds[2];
-  BOOST_REQUIRE(::pipe(fds) == 0);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    ::close(fds[0]);
-    std::string out;
-    try { out = f(); }
-    catch (const std::exception& e) { out = std::string("exception: ") + e.what(); }
-    [[maybe_unused]] auto n = ::write(fds[1], out.data(), out.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string result;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) result.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return result;
-}
-
 } // namespace
 
 // EMFILE: the accept completes with too_many_files_open, nothing leaks, and
 // accepting works again once descriptors are free.
 BOOST_AUTO_TEST_CASE(fd_exhaustion_emfile)
 {
-  BOOST_TEST(in_child([] { return emfile_child(true); }) == "ok");
-  BOOST_TEST(in_child([] { return emfile_child(false); }) == "ok");
+  BOOST_TEST(test_support::child_output([] { return emfile_child(true); }) == "ok");
+  BOOST_TEST(test_support::child_output([] { return emfile_child(false); }) == "ok");
 }
 
 // Destroying the context with a multishot request, queued connections and a

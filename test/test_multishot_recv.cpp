@@ -16,6 +16,8 @@
 
 #include <sys/wait.h>
 
+#include "support.hpp"
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
@@ -24,26 +26,13 @@ using namespace std::chrono_literals;
 // Named, not anonymous: the data test cases are templates.
 namespace msr_test {
 
-struct tcp_pair
-{
-  tcp::acceptor acceptor;
-  tcp::socket client;
-  tcp::socket server;
-
-  explicit tcp_pair(asio_uring::io_context& ctx)
-    : acceptor(ctx, {net::ip::address_v4::loopback(), 0}), client(ctx), server(ctx)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
-
-std::string pattern(std::size_t n, std::size_t seed = 0)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + ((i + seed) * 7 + i / 26) % 26);
-  return s;
-}
+using test_support::multishot_active;
+using test_support::reader;
+using test_support::run_until;
+using test_support::settle;
+using test_support::shifting_pattern;
+using test_support::stats;
+using test_support::tcp_pair;
 
 asio_uring::io_context_options opts(bool multishot, unsigned buffers = 1024, unsigned size = 4096)
 {
@@ -54,14 +43,6 @@ asio_uring::io_context_options opts(bool multishot, unsigned buffers = 1024, uns
   return o;
 }
 
-asio_uring::detail::buffer_ring::counters stats(asio_uring::io_context& ctx)
-{
-  asio_uring::detail::scheduler& s = ctx.impl();
-  asio_uring::detail::buffer_ring::counters c;
-  s.with_loop([&] { c = s.recv_buffers().stats; });
-  return c;
-}
-
 unsigned free_buffers(asio_uring::io_context& ctx)
 {
   asio_uring::detail::scheduler& s = ctx.impl();
@@ -70,73 +51,18 @@ unsigned free_buffers(asio_uring::io_context& ctx)
   return n;
 }
 
-// The kernel ring with the buffer ring registered: the multishot path runs.
-bool multishot_active(asio_uring::io_context& ctx)
+// Gets the server's reads to the multishot: two reads of the byte `c` (the
+// first read of a socket is single-shot), each run to its end.
+void two_reads(asio_uring::io_context& ctx, tcp_pair& p, char c, net::mutable_buffer b)
 {
-  asio_uring::detail::scheduler& s = ctx.impl();
-  bool on = false;
-  s.with_loop([&] { on = s.recv_buffers().multishot_ok(); });
-  return on;
-}
-
-// Lets data arrive, then reaps the ring without running handlers: a
-// multishot queues what it received (it counts no work, so run() would
-// return at once).
-void settle(asio_uring::io_context& ctx)
-{
-  std::this_thread::sleep_for(20ms);
-  asio_uring::detail::scheduler& s = ctx.impl();
-  s.with_loop([&] { s.poll_completions(); });
-}
-
-// Runs the context until `done()` or 5 s.
-template <typename F>
-void run_until(asio_uring::io_context& ctx, F done)
-{
-  auto end = std::chrono::steady_clock::now() + 5s;
-  while (!done() && std::chrono::steady_clock::now() < end)
+  for (int i = 0; i < 2; ++i)
   {
+    net::write(p.client, net::buffer(&c, 1));
+    p.server.async_read_some(b, [](error_code, std::size_t) {});
     ctx.restart();
-    ctx.run_for(5ms);
+    ctx.run();
   }
 }
-
-// Reads with sizes cycling through `sizes`, alternately into one buffer and
-// into a sequence of three, until eof; returns the bytes and the error.
-struct reader
-{
-  tcp::socket& s;
-  std::vector<std::size_t> sizes;
-  std::string got;
-  std::vector<char> buf;
-  std::size_t i = 0;
-  error_code end;
-  int ends = 0;
-
-  void next()
-  {
-    std::size_t n = sizes[i % sizes.size()];
-    buf.assign(n, '\0');
-    auto done = [this](error_code ec, std::size_t k) {
-      got.append(buf.data(), k);
-      if (ec)
-      {
-        end = ec;
-        ++ends;
-        return;
-      }
-      next();
-    };
-    if (i++ % 2 == 0 || n < 3)
-      s.async_read_some(net::buffer(buf), done);
-    else
-    {
-      std::array<net::mutable_buffer, 3> seq{net::buffer(buf.data(), 1),
-          net::buffer(buf.data() + 1, n / 2), net::buffer(buf.data() + 1 + n / 2, n - 1 - n / 2)};
-      s.async_read_some(seq, done);
-    }
-  }
-};
 
 // Sends `data` from a thread in chunks, then shuts the sending side down.
 std::thread sender(tcp::socket& c, const std::string& data, std::size_t chunk)
@@ -160,8 +86,8 @@ std::string read_all_sizes(const asio_uring::io_context_options& o, std::size_t 
 {
   asio_uring::io_context ctx(o);
   tcp_pair p(ctx);
-  const std::string data = pattern(total);
-  reader r{p.server, {1, 7, 100, 4095, 4096, 4097, 9000, 65536, 3, 16384}, {}, {}, 0, {}, 0};
+  const std::string data = shifting_pattern(total);
+  reader<tcp::socket> r{p.server, {1, 7, 100, 4095, 4096, 4097, 9000, 65536, 3, 16384}, false, {}, {}, 0, {}, 0};
   r.next();
   std::thread t = sender(p.client, data, 7777);
   ctx.run();
@@ -237,7 +163,7 @@ BOOST_DATA_TEST_CASE(data_before_any_read_then_eof_once, boost::unit_test::data:
 {
   asio_uring::io_context ctx(opts(ms));
   tcp_pair p(ctx);
-  const std::string data = pattern(50000, 3);
+  const std::string data = shifting_pattern(50000, 3);
   net::write(p.client, net::buffer(data));
   p.client.shutdown(tcp::socket::shutdown_send);
   std::string got;
@@ -315,7 +241,7 @@ BOOST_AUTO_TEST_CASE(enobufs_falls_back_and_loses_nothing)
   tcp_pair a(ctx);
   tcp_pair b(ctx);
   std::vector<asio_uring::provided_buffer> held;
-  net::write(a.client, net::buffer(pattern(40)));
+  net::write(a.client, net::buffer(shifting_pattern(40)));
   std::function<void()> take = [&] {
     a.server.async_receive_provided([&](error_code ec, asio_uring::provided_buffer pb) {
       BOOST_TEST(!ec);
@@ -341,8 +267,8 @@ BOOST_AUTO_TEST_CASE(enobufs_falls_back_and_loses_nothing)
   BOOST_TEST(exhausted == net::error::no_buffer_space);
 
   // The transparent reader on b with a fast sender.
-  const std::string data = pattern(200000, 5);
-  reader r{b.server, {1, 50, 1000, 17}, {}, {}, 0, {}, 0};
+  const std::string data = shifting_pattern(200000, 5);
+  reader<tcp::socket> r{b.server, {1, 50, 1000, 17}, false, {}, {}, 0, {}, 0};
   r.next();
   std::thread t = sender(b.client, data, 3000);
   run_until(ctx, [&] { return r.ends > 0; });
@@ -366,7 +292,7 @@ BOOST_AUTO_TEST_CASE(enobufs_falls_back_and_loses_nothing)
   });
   run_until(ctx, [&] { return !rest.empty() || ec2; });
   BOOST_TEST(!ec2);
-  BOOST_TEST(rest == pattern(40).substr(32));
+  BOOST_TEST(rest == shifting_pattern(40).substr(32));
 }
 
 BOOST_DATA_TEST_CASE(available_counts_queued_bytes_sync_read_drains_first,
@@ -385,20 +311,20 @@ BOOST_DATA_TEST_CASE(available_counts_queued_bytes_sync_read_drains_first,
     ctx.restart();
     ctx.run();
   }
-  net::write(p.client, net::buffer(pattern(100)));
+  net::write(p.client, net::buffer(shifting_pattern(100)));
   settle(ctx);  // with multishot the 100 bytes are now in a ring buffer
   BOOST_TEST(p.server.available() == 100u);
   // MSG_PEEK sees the queued bytes without taking them.
   char peek[10];
   BOOST_TEST(p.server.receive(net::buffer(peek), MSG_PEEK) == 10u);
-  BOOST_TEST(std::string(peek, 10) == pattern(100).substr(0, 10));
+  BOOST_TEST(std::string(peek, 10) == shifting_pattern(100).substr(0, 10));
   BOOST_TEST(p.server.available() == 100u);
   // Synchronous reads: the queue, then (multishot still armed) new data.
   BOOST_TEST(p.server.read_some(net::buffer(buf, 60)) == 60u);
-  BOOST_TEST(std::string(buf, 60) == pattern(100).substr(0, 60));
+  BOOST_TEST(std::string(buf, 60) == shifting_pattern(100).substr(0, 60));
   BOOST_TEST(p.server.available() == 40u);
   BOOST_TEST(p.server.read_some(net::buffer(buf)) == 40u);
-  BOOST_TEST(std::string(buf, 40) == pattern(100).substr(60));
+  BOOST_TEST(std::string(buf, 40) == shifting_pattern(100).substr(60));
   std::thread t([&] {
     std::this_thread::sleep_for(20ms);
     net::write(p.client, net::buffer("later", 5));
@@ -429,13 +355,7 @@ BOOST_DATA_TEST_CASE(cancel_aborts_the_read_and_keeps_data, boost::unit_test::da
   asio_uring::io_context ctx(opts(ms));
   tcp_pair p(ctx);
   char buf[100];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("y", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'y', net::buffer(buf));
   // Data queued, no read pending: cancel() keeps it.
   net::write(p.client, net::buffer("queued", 6));
   settle(ctx);
@@ -492,14 +412,8 @@ BOOST_DATA_TEST_CASE(close_with_queued_data_returns_buffers, boost::unit_test::d
   {
     tcp_pair p(ctx);
     char buf[100];
-    for (int i = 0; i < 2; ++i)
-    {
-      net::write(p.client, net::buffer("z", 1));
-      p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-      ctx.restart();
-      ctx.run();
-    }
-    net::write(p.client, net::buffer(pattern(64)));
+    two_reads(ctx, p, 'z', net::buffer(buf));
+    net::write(p.client, net::buffer(shifting_pattern(64)));
     settle(ctx);
     if (ms && multishot_active(ctx)) BOOST_TEST(free_buffers(ctx) < 4u);
     p.server.close();
@@ -508,7 +422,7 @@ BOOST_DATA_TEST_CASE(close_with_queued_data_returns_buffers, boost::unit_test::d
   BOOST_TEST(free_buffers(ctx) == 4u);
   // Every buffer is back: a new socket can hold all four.
   tcp_pair q(ctx);
-  net::write(q.client, net::buffer(pattern(64, 9)));
+  net::write(q.client, net::buffer(shifting_pattern(64, 9)));
   std::vector<asio_uring::provided_buffer> held;
   std::function<void()> take = [&] {
     q.server.async_receive_provided([&](error_code ec, asio_uring::provided_buffer pb) {
@@ -522,7 +436,7 @@ BOOST_DATA_TEST_CASE(close_with_queued_data_returns_buffers, boost::unit_test::d
   BOOST_REQUIRE(held.size() == 4u);
   std::string got;
   for (auto& h : held) got.append(h.data(), h.size());
-  BOOST_TEST(got == pattern(64, 9));
+  BOOST_TEST(got == shifting_pattern(64, 9));
   BOOST_TEST(free_buffers(ctx) == 0u);
   held.clear();
   BOOST_TEST(free_buffers(ctx) == 4u);
@@ -533,13 +447,7 @@ BOOST_AUTO_TEST_CASE(close_aborts_pending_read_no_completion_after)
   asio_uring::io_context ctx(opts(true));
   tcp_pair p(ctx);
   char buf[10];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("w", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'w', net::buffer(buf));
   std::vector<std::string> log;
   p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t) {
     log.push_back(ec == net::error::operation_aborted ? "aborted" : ec.message());
@@ -559,13 +467,7 @@ BOOST_DATA_TEST_CASE(move_with_queued_data, boost::unit_test::data::make({true, 
   asio_uring::io_context ctx(opts(ms));
   tcp_pair p(ctx);
   char buf[100];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("m", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'm', net::buffer(buf));
   net::write(p.client, net::buffer("moved data", 10));
   settle(ctx);
   tcp::socket moved(std::move(p.server));
@@ -595,13 +497,7 @@ BOOST_DATA_TEST_CASE(release_refuses_while_data_is_queued, boost::unit_test::dat
   asio_uring::io_context ctx(opts(ms));
   tcp_pair p(ctx);
   char buf[100];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("r", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'r', net::buffer(buf));
   net::write(p.client, net::buffer("keep", 4));
   settle(ctx);
   error_code ec;
@@ -630,8 +526,8 @@ BOOST_DATA_TEST_CASE(composed_async_read_and_read_until, boost::unit_test::data:
   asio_uring::io_context ctx(opts(ms, 16, 100));
   tcp_pair p(ctx);
   std::string lines;
-  for (int i = 0; i < 300; ++i) lines += "line " + std::to_string(i) + " " + pattern(i % 150, i) + "\n";
-  const std::string block = pattern(100000, 1);
+  for (int i = 0; i < 300; ++i) lines += "line " + std::to_string(i) + " " + shifting_pattern(i % 150, i) + "\n";
+  const std::string block = shifting_pattern(100000, 1);
   const std::string all = lines + block;
   std::thread t = sender(p.client, all, 999);
   net::streambuf sb;
@@ -666,7 +562,7 @@ BOOST_DATA_TEST_CASE(provided_sizes_ownership_return, boost::unit_test::data::ma
   asio_uring::io_context ctx(opts(ms, 8, 16));
   tcp_pair p(ctx);
   // 10 bytes: one buffer of 10; 40 bytes: 16 + 16 + 8.
-  net::write(p.client, net::buffer(pattern(10)));
+  net::write(p.client, net::buffer(shifting_pattern(10)));
   asio_uring::provided_buffer first;
   p.server.async_receive_provided([&](error_code ec, asio_uring::provided_buffer pb) {
     BOOST_TEST(!ec);
@@ -675,11 +571,11 @@ BOOST_DATA_TEST_CASE(provided_sizes_ownership_return, boost::unit_test::data::ma
   ctx.run();
   BOOST_REQUIRE(!!first);
   BOOST_TEST(first.size() == 10u);
-  BOOST_TEST(std::string(first.data(), first.size()) == pattern(10));
+  BOOST_TEST(std::string(first.data(), first.size()) == shifting_pattern(10));
   BOOST_TEST(first.buffer().size() == 10u);
   BOOST_TEST(free_buffers(ctx) == 7u);
 
-  net::write(p.client, net::buffer(pattern(40, 2)));
+  net::write(p.client, net::buffer(shifting_pattern(40, 2)));
   std::string got;
   std::vector<std::size_t> sizes;
   std::function<void()> rd = [&] {
@@ -693,7 +589,7 @@ BOOST_DATA_TEST_CASE(provided_sizes_ownership_return, boost::unit_test::data::ma
   rd();
   ctx.restart();
   ctx.run();
-  BOOST_TEST(got == pattern(40, 2));
+  BOOST_TEST(got == shifting_pattern(40, 2));
   BOOST_TEST(sizes.front() == 16u);
   BOOST_TEST(free_buffers(ctx) == 7u);
 
@@ -703,7 +599,7 @@ BOOST_DATA_TEST_CASE(provided_sizes_ownership_return, boost::unit_test::data::ma
   BOOST_TEST(!first);
   BOOST_TEST(!!moved);
   p.server.close();
-  BOOST_TEST(std::string(moved.data(), moved.size()) == pattern(10));
+  BOOST_TEST(std::string(moved.data(), moved.size()) == shifting_pattern(10));
   moved.reset();
   BOOST_TEST(!moved);
   BOOST_TEST(moved.size() == 0u);
@@ -729,7 +625,7 @@ BOOST_AUTO_TEST_CASE(provided_and_copying_reads_share_the_queue)
 {
   asio_uring::io_context ctx(opts(true, 8, 16));
   tcp_pair p(ctx);
-  net::write(p.client, net::buffer(pattern(30)));
+  net::write(p.client, net::buffer(shifting_pattern(30)));
   std::string got;
   char buf[30];
   p.server.async_read_some(net::buffer(buf, 5), [&](error_code ec, std::size_t n) {
@@ -745,7 +641,7 @@ BOOST_AUTO_TEST_CASE(provided_and_copying_reads_share_the_queue)
     });
   });
   ctx.run();
-  BOOST_TEST(got == pattern(30));
+  BOOST_TEST(got == shifting_pattern(30));
 }
 
 BOOST_AUTO_TEST_CASE(fallback_via_feature_switch_has_no_multishot)
@@ -773,13 +669,7 @@ BOOST_AUTO_TEST_CASE(destroying_the_context_with_an_armed_multishot)
   auto p = std::make_unique<tcp_pair>(*ctx);
   char buf[8];
   bool called = false;
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p->client, net::buffer("d", 1));
-    p->server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx->restart();
-    ctx->run();
-  }
+  two_reads(*ctx, *p, 'd', net::buffer(buf));
   p->server.async_read_some(net::buffer(buf), [&](error_code, std::size_t) { called = true; });
   ctx->restart();
   ctx->poll();
@@ -798,13 +688,7 @@ BOOST_AUTO_TEST_CASE(fork_child_registers_buffers_with_its_ring)
   asio_uring::io_context ctx(opts(true, 16, 64));
   tcp_pair p(ctx);
   char buf[64];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("k", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'k', net::buffer(buf));
   std::string got;
   p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
     if (!ec) got.assign(buf, n);
@@ -813,39 +697,23 @@ BOOST_AUTO_TEST_CASE(fork_child_registers_buffers_with_its_ring)
   ctx.poll();
   const std::size_t armed_before = stats(ctx).multishot_requests;
 
-  ctx.notify_fork(asio_uring::io_context::fork_prepare);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    int status = 30;
-    try
-    {
-      ctx.notify_fork(asio_uring::io_context::fork_child);
-      ctx.restart();
-      net::write(p.client, net::buffer("child", 5));
-      ctx.run();
-      status = got == "child" ? 0 : 31;
-      if (status == 0 && multishot_active(ctx) && stats(ctx).multishot_requests <= armed_before)
-        status = 32;
-      // The child's ring has the buffers: more reads through it.
-      net::write(p.client, net::buffer("again", 5));
-      std::string more;
-      p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
-        if (!ec) more.assign(buf, n);
-      });
-      ctx.restart();
-      ctx.run();
-      if (status == 0 && more != "again") status = 33;
-    }
-    catch (...) {}
-    ::_exit(status);
-  }
-  ctx.notify_fork(asio_uring::io_context::fork_parent);
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
+  test_support::run_forked(ctx, 30, [&](int& status) {
+    ctx.restart();
+    net::write(p.client, net::buffer("child", 5));
+    ctx.run();
+    status = got == "child" ? 0 : 31;
+    if (status == 0 && multishot_active(ctx) && stats(ctx).multishot_requests <= armed_before)
+      status = 32;
+    // The child's ring has the buffers: more reads through it.
+    net::write(p.client, net::buffer("again", 5));
+    std::string more;
+    p.server.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+      if (!ec) more.assign(buf, n);
+    });
+    ctx.restart();
+    ctx.run();
+    if (status == 0 && more != "again") status = 33;
+  });
 
   net::write(p.client, net::buffer("parent", 6));
   ctx.restart();
@@ -860,13 +728,7 @@ BOOST_DATA_TEST_CASE(wait_read_sees_queued_and_new_data, boost::unit_test::data:
   asio_uring::io_context ctx(opts(ms));
   tcp_pair p(ctx);
   char buf[16];
-  for (int i = 0; i < 2; ++i)
-  {
-    net::write(p.client, net::buffer("v", 1));
-    p.server.async_read_some(net::buffer(buf), [](error_code, std::size_t) {});
-    ctx.restart();
-    ctx.run();
-  }
+  two_reads(ctx, p, 'v', net::buffer(buf));
   net::write(p.client, net::buffer("queued", 6));
   settle(ctx);
   std::vector<std::string> log;
@@ -919,7 +781,7 @@ BOOST_DATA_TEST_CASE(waiting_reads_of_every_shape, boost::unit_test::data::make(
   };
   auto step = [&](auto start, std::size_t send) {
     start();
-    if (send > 0) net::write(p.client, net::buffer(pattern(send, got.size())));
+    if (send > 0) net::write(p.client, net::buffer(shifting_pattern(send, got.size())));
     ctx.restart();
     BOOST_TEST(ctx.run() == 1u);
   };
@@ -942,11 +804,11 @@ BOOST_DATA_TEST_CASE(waiting_reads_of_every_shape, boost::unit_test::data::make(
   }, 64);
 
   BOOST_REQUIRE(got.size() == rounds + 3);
-  for (std::size_t i = 0; i < rounds; ++i) BOOST_TEST(got[i] == pattern(64, i));
-  BOOST_TEST(got[rounds] == pattern(64, rounds).substr(0, 10));
-  BOOST_TEST(got[rounds + 1] == pattern(64, rounds).substr(10));
-  BOOST_TEST(got[rounds + 2] == pattern(64, rounds + 2));
-  BOOST_TEST(held == pattern(64, rounds + 3));
+  for (std::size_t i = 0; i < rounds; ++i) BOOST_TEST(got[i] == shifting_pattern(64, i));
+  BOOST_TEST(got[rounds] == shifting_pattern(64, rounds).substr(0, 10));
+  BOOST_TEST(got[rounds + 1] == shifting_pattern(64, rounds).substr(10));
+  BOOST_TEST(got[rounds + 2] == shifting_pattern(64, rounds + 2));
+  BOOST_TEST(held == shifting_pattern(64, rounds + 3));
   BOOST_TEST(free_buffers(ctx) == 16u);
   auto c = stats(ctx);
   if (ms && multishot_active(ctx))
@@ -983,7 +845,7 @@ BOOST_AUTO_TEST_CASE(held_buffers_grow_the_circulation)
   tcp_pair p(ctx);
   const bool kernel = multishot_active(ctx);
   if (kernel) BOOST_TEST(circulating(ctx) == br::initial_circulation);
-  const std::string data = pattern(200 * 16, 3);
+  const std::string data = shifting_pattern(200 * 16, 3);
   net::write(p.client, net::buffer(data));
   std::vector<asio_uring::provided_buffer> held;
   std::vector<error_code> errors;
@@ -1031,7 +893,7 @@ BOOST_AUTO_TEST_CASE(burst_beyond_the_circulation_grows_it_and_loses_nothing)
   }
   const bool kernel = multishot_active(ctx);
   const auto before = stats(ctx);
-  const std::string data = pattern(64 * 1024, 9);  // 256 ring buffers' worth
+  const std::string data = shifting_pattern(64 * 1024, 9);  // 256 ring buffers' worth
   net::write(p.client, net::buffer(data));
   settle(ctx);
   if (kernel)

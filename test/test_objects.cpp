@@ -17,6 +17,8 @@
 #include <string>
 #include <thread>
 
+#include "support.hpp"
+
 namespace asio = boost::asio;
 using boost::system::error_code;
 using namespace std::chrono_literals;
@@ -335,13 +337,13 @@ BOOST_AUTO_TEST_CASE(file_members)
 
 namespace {
 
-// The child's checks after fork: the operation parked by fork_prepare is
-// pending on the child's own ring (cancel reaches it), a timer and a new
-// pipe's read complete, and run() returns. Returns the exit status.
+// The child's checks after fork (and fork_child): the operation parked by
+// fork_prepare is pending on the child's own ring (cancel reaches it), a
+// timer and a new pipe's read complete, and run() returns. Returns the exit
+// status.
 int child_after_fork(asio_uring::io_context& ctx, asio_uring::readable_pipe& inherited,
     error_code& inherited_result)
 {
-  ctx.notify_fork(asio_uring::io_context::fork_child);
   ctx.restart();
   asio_uring::steady_timer t(ctx, 5ms);
   bool timer_done = false;
@@ -379,21 +381,7 @@ BOOST_AUTO_TEST_CASE(notify_fork_child_gets_own_ring_parent_keeps_working)
   ctx.poll();  // the read is in the kernel now
   BOOST_TEST(ctx.get_executor().context().impl().in_flight() == 1u);
 
-  ctx.notify_fork(asio_uring::io_context::fork_prepare);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    int status = 20;
-    try { status = child_after_fork(ctx, r, result); }
-    catch (...) {}
-    ::_exit(status);
-  }
-  ctx.notify_fork(asio_uring::io_context::fork_parent);
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
+  test_support::run_forked(ctx, 20, [&](int& status) { status = child_after_fork(ctx, r, result); });
 
   // The parent's read is still pending, restarted on its ring.
   asio_uring::steady_timer t(ctx, 5ms);
@@ -445,27 +433,11 @@ BOOST_AUTO_TEST_CASE(notify_fork_signal_set_waits_in_both_processes)
   int got = 0;
   signals.async_wait([&](error_code ec, int signo) { if (!ec) got = signo; });
   ctx.poll();
-  ctx.notify_fork(asio_uring::io_context::fork_prepare);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    int status = 30;
-    try
-    {
-      ctx.notify_fork(asio_uring::io_context::fork_child);
-      ::raise(SIGUSR1);
-      ctx.run_for(2s);
-      status = got == SIGUSR1 ? 0 : 31;
-    }
-    catch (...) {}
-    ::_exit(status);
-  }
-  ctx.notify_fork(asio_uring::io_context::fork_parent);
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
+  test_support::run_forked(ctx, 30, [&](int& status) {
+    ::raise(SIGUSR1);
+    ctx.run_for(2s);
+    status = got == SIGUSR1 ? 0 : 31;
+  });
   BOOST_TEST(got == 0);  // the child's signal reached only the child
   ::raise(SIGUSR1);
   ctx.run_for(2s);

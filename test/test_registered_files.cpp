@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "support.hpp"
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
@@ -57,26 +59,8 @@ bool expected(asio_uring::io_context& ctx)
       && r.options().registered_files_table > 0;
 }
 
-struct tcp_pair
-{
-  asio_uring::io_context& ctx;
-  tcp::acceptor acceptor{ctx, {net::ip::address_v4::loopback(), 0}};
-  tcp::socket client{ctx};
-  tcp::socket server{ctx};
-
-  explicit tcp_pair(asio_uring::io_context& c) : ctx(c)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
-
-std::string pattern(std::size_t n, std::size_t seed)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
-  return s;
-}
+using test_support::pattern;
+using test_support::tcp_pair;
 
 // One round trip with asynchronous operations on both ends: `a` sends
 // `size` bytes, `b` reads them exactly and sends them back reversed, `a`
@@ -498,30 +482,14 @@ BOOST_AUTO_TEST_CASE(fork_child_registers_the_slots_with_its_ring)
   for (std::size_t i = 0; i < 6; ++i) BOOST_TEST_REQUIRE(round_trip(ctx, p.server, p.client, 128, i));
   const int slot = p.server.registered_file_slot();
   BOOST_TEST((slot >= 0) == expected(ctx));
-  ctx.notify_fork(asio_uring::io_context::fork_prepare);
-  const pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    int status = 40;
-    try
-    {
-      ctx.notify_fork(asio_uring::io_context::fork_child);
-      const std::size_t fixed0 = files(ctx).stats.fixed_requests;
-      status = 0;
-      for (std::size_t i = 0; i < 4 && status == 0; ++i)
-        if (!round_trip(ctx, p.server, p.client, 2000, 50 + i)) status = 41;
-      if (status == 0 && p.server.registered_file_slot() != slot) status = 42;
-      if (status == 0 && (files(ctx).stats.fixed_requests > fixed0) != (slot >= 0)) status = 43;
-    }
-    catch (...) {}
-    ::_exit(status);
-  }
-  ctx.notify_fork(asio_uring::io_context::fork_parent);
-  int status = -1;
-  BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0);
+  test_support::run_forked(ctx, 40, [&](int& status) {
+    const std::size_t fixed0 = files(ctx).stats.fixed_requests;
+    status = 0;
+    for (std::size_t i = 0; i < 4 && status == 0; ++i)
+      if (!round_trip(ctx, p.server, p.client, 2000, 50 + i)) status = 41;
+    if (status == 0 && p.server.registered_file_slot() != slot) status = 42;
+    if (status == 0 && (files(ctx).stats.fixed_requests > fixed0) != (slot >= 0)) status = 43;
+  });
   for (std::size_t i = 0; i < 4; ++i) BOOST_TEST_REQUIRE(round_trip(ctx, p.server, p.client, 3000, 60 + i));
   BOOST_TEST(p.server.registered_file_slot() == slot);
 }

@@ -22,43 +22,17 @@
 #include <future>
 #include <thread>
 
+#include "support.hpp"
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
 using namespace std::chrono_literals;
 
+using test_support::pattern;
+using test_support::tcp_pair;
+
 namespace {
-
-struct tcp_pair
-{
-  asio_uring::io_context& ctx;
-  tcp::acceptor acceptor{ctx, {net::ip::address_v4::loopback(), 0}};
-  tcp::socket client{ctx};
-  tcp::socket server{ctx};
-
-  // rcvbuf: the server's receive buffer (0: the default), set on the
-  // listener so the window is small from the first segment. sndbuf: the
-  // client's send buffer (0: the default, which the kernel grows as ACKs
-  // come), set before connecting; a set size is fixed.
-  explicit tcp_pair(asio_uring::io_context& c, int rcvbuf = 0, int sndbuf = 0) : ctx(c)
-  {
-    if (rcvbuf) acceptor.set_option(net::socket_base::receive_buffer_size(rcvbuf));
-    if (sndbuf)
-    {
-      client.open(tcp::v4());
-      client.set_option(net::socket_base::send_buffer_size(sndbuf));
-    }
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
-
-std::string pattern(std::size_t n, std::size_t seed = 0)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
-  return s;
-}
 
 // Every peer here is on this host, where the library keeps copying unless
 // told otherwise: these tests tell it otherwise.

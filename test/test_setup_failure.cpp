@@ -22,6 +22,8 @@
 #include <functional>
 #include <string>
 
+#include "support.hpp"
+
 namespace {
 
 // Makes the three io_uring system calls fail with `err` for this process,
@@ -61,47 +63,25 @@ asio_uring::io_context_options with_engine(engine_kind e)
 std::string child_result(std::function<bool()> setup, const char* needle,
     const asio_uring::io_context_options& opts = {}, const char* env = nullptr)
 {
-  int fds[2];
-  BOOST_REQUIRE(::pipe(fds) == 0);
-  pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0)
-  {
-    ::close(fds[0]);
-    std::string out;
+  return test_support::child_output([&]() -> std::string {
     if (env) ::setenv("ASIO_URING_ENGINE", env, 1);
     else ::unsetenv("ASIO_URING_ENGINE");
-    if (!setup())
-      out = "setup failed";
-    else
+    if (!setup()) return "setup failed";
+    try
     {
-      try
-      {
-        asio_uring::io_context ctx(opts);
-        out = std::string("constructed: ") + to_string(ctx.engine());
-      }
-      catch (const boost::system::system_error& e)
-      {
-        out = std::to_string(e.code().value()) + ":"
-            + (std::strstr(e.what(), needle) ? "found" : std::string("missing in: ") + e.what());
-      }
-      catch (const std::exception& e)
-      {
-        out = std::string("other exception: ") + e.what();
-      }
+      asio_uring::io_context ctx(opts);
+      return std::string("constructed: ") + to_string(ctx.engine());
     }
-    [[maybe_unused]] auto n = ::write(fds[1], out.data(), out.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string result;
-  char buf[512];
-  ssize_t n;
-  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) result.append(buf, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return result;
+    catch (const boost::system::system_error& e)
+    {
+      return std::to_string(e.code().value()) + ":"
+          + (std::strstr(e.what(), needle) ? "found" : std::string("missing in: ") + e.what());
+    }
+    catch (const std::exception& e)
+    {
+      return std::string("other exception: ") + e.what();
+    }
+  });
 }
 
 } // namespace

@@ -16,36 +16,15 @@
 #include <numeric>
 #include <thread>
 
+#include "support.hpp"
+
 namespace net = boost::asio;
 using tcp = asio_uring::ip::tcp;
 using boost::system::error_code;
 using namespace std::chrono_literals;
 
-namespace {
-
-// A connected pair of our TCP sockets on loopback.
-struct tcp_pair
-{
-  asio_uring::io_context& ctx;
-  tcp::acceptor acceptor{ctx, {net::ip::address_v4::loopback(), 0}};
-  tcp::socket client{ctx};
-  tcp::socket server{ctx};
-
-  explicit tcp_pair(asio_uring::io_context& c) : ctx(c)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
-
-std::string pattern(std::size_t n)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7) % 26);
-  return s;
-}
-
-} // namespace
+using test_support::pattern;
+using test_support::tcp_pair;
 
 BOOST_AUTO_TEST_CASE(async_accept_connect_read_write_exact_bytes)
 {

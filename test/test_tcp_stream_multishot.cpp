@@ -5,9 +5,11 @@
 // deadline that does not fire when data comes in time (also not later), a
 // new deadline after a timeout, cancel, queued data under a passed deadline,
 // close / destruction / move / release_socket with a read pending, buffer
-// exhaustion, Beast's http::async_read over the stream. The
-// same results on the single-shot path (the _emulated twin, and
-// -multishot_recv on the kernel ring).
+// exhaustion, Beast's http::async_read over the stream, timed reads
+// waiting across notify_fork (data, and the deadline), echoing streams on
+// strands of a context run by three threads. The same results on the
+// single-shot path (the _emulated twin, and -multishot_recv on the kernel
+// ring).
 #define BOOST_TEST_MODULE tcp_stream_multishot
 #include <boost/test/unit_test.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -18,11 +20,18 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "support.hpp"
+
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <random>
 #include <thread>
+
+#include <unistd.h>
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
@@ -33,6 +42,13 @@ using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace tsm_test {
+
+using test_support::multishot_active;
+using test_support::reader;
+using test_support::run_until;
+using test_support::settle;
+using test_support::shifting_pattern;
+using test_support::stats;
 
 // A tcp_stream connected to a plain socket (the peer).
 struct stream_pair
@@ -49,58 +65,12 @@ struct stream_pair
   }
 };
 
-std::string pattern(std::size_t n, std::size_t seed = 0)
-{
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + ((i + seed) * 7 + i / 26) % 26);
-  return s;
-}
-
 asio_uring::io_context_options opts(unsigned buffers = 1024, unsigned size = 4096)
 {
   asio_uring::io_context_options o;
   o.recv_buffers = buffers;
   o.recv_buffer_size = size;
   return o;
-}
-
-asio_uring::detail::buffer_ring::counters stats(asio_uring::io_context& ctx)
-{
-  asio_uring::detail::scheduler& s = ctx.impl();
-  asio_uring::detail::buffer_ring::counters c;
-  s.with_loop([&] { c = s.recv_buffers().stats; });
-  return c;
-}
-
-// The kernel ring with the buffer ring registered and multishot_recv on:
-// the multishot path runs (false on the emulated engine and with
-// ASIO_URING_FEATURES=-multishot_recv).
-bool multishot_active(asio_uring::io_context& ctx)
-{
-  asio_uring::detail::scheduler& s = ctx.impl();
-  bool on = false;
-  s.with_loop([&] { on = s.recv_buffers().multishot_ok(); });
-  return on;
-}
-
-// Lets data arrive, then reaps without running handlers (a multishot queues
-// what it received).
-void settle(asio_uring::io_context& ctx)
-{
-  std::this_thread::sleep_for(20ms);
-  asio_uring::detail::scheduler& s = ctx.impl();
-  s.with_loop([&] { s.poll_completions(); });
-}
-
-template <typename F>
-void run_until(asio_uring::io_context& ctx, F done)
-{
-  auto end = steady::now() + 5s;
-  while (!done() && steady::now() < end)
-  {
-    ctx.restart();
-    ctx.run_for(5ms);
-  }
 }
 
 struct read_result
@@ -138,44 +108,27 @@ void first_read(asio_uring::io_context& ctx, stream_pair& p)
   BOOST_REQUIRE(c == '1');
 }
 
-// Reads with sizes cycling through `sizes` (a deadline before each when
-// `timed`) until eof; one buffer or a sequence of three, alternately.
-struct reader
+// Two reads (the first one single-shot, the second on the multishot where
+// it is active), then a third under a deadline `timeout` from now, left
+// waiting (recorded in `pending`).
+void third_read_waiting(asio_uring::io_context& ctx, stream_pair& p, char* buf, std::size_t size,
+    steady::duration timeout, read_result& pending)
 {
-  asio_uring::tcp_stream& s;
-  std::vector<std::size_t> sizes;
-  bool timed;
-  std::string got;
-  std::vector<char> buf;
-  std::size_t i = 0;
-  error_code end;
-  int ends = 0;
-
-  void next()
-  {
-    std::size_t n = sizes[i % sizes.size()];
-    buf.assign(n, '\0');
-    if (timed) s.expires_after(5s);
-    auto done = [this](error_code ec, std::size_t k) {
-      got.append(buf.data(), k);
-      if (ec)
-      {
-        end = ec;
-        ++ends;
-        return;
-      }
-      next();
-    };
-    if (i++ % 2 == 0 || n < 3)
-      s.async_read_some(net::buffer(buf), done);
-    else
-    {
-      std::array<net::mutable_buffer, 3> seq{net::buffer(buf.data(), 1),
-          net::buffer(buf.data() + 1, n / 2), net::buffer(buf.data() + 1 + n / 2, n - 1 - n / 2)};
-      s.async_read_some(seq, done);
-    }
-  }
-};
+  first_read(ctx, p);
+  read_result r;
+  net::write(p.peer, net::buffer("2", 1));
+  p.stream.expires_after(5s);
+  read_some(p.stream, buf, size, r);
+  run_until(ctx, [&] { return r.done; });
+  BOOST_REQUIRE(r.done);
+  BOOST_REQUIRE(!r.ec);
+  BOOST_REQUIRE(std::string(buf, r.n) == "2");
+  p.stream.expires_after(timeout);
+  read_some(p.stream, buf, size, pending);
+  ctx.restart();
+  ctx.poll();
+  BOOST_REQUIRE(!pending.done);
+}
 
 // `total` bytes written by the peer in chunks of `chunk` from another
 // thread, then the peer's end closed.
@@ -183,8 +136,8 @@ void exact_bytes(asio_uring::io_context& ctx, bool timed, std::size_t total, std
     std::vector<std::size_t> sizes)
 {
   stream_pair p(ctx);
-  const std::string data = pattern(total, timed ? 3 : 5);
-  reader r{p.stream, std::move(sizes), timed, {}, {}, 0, {}, 0};
+  const std::string data = shifting_pattern(total, timed ? 3 : 5);
+  reader<asio_uring::tcp_stream> r{p.stream, std::move(sizes), timed, {}, {}, 0, {}, 0};
   r.next();
   std::thread writer([&] {
     for (std::size_t off = 0; off < total; off += chunk)
@@ -672,7 +625,7 @@ BOOST_AUTO_TEST_CASE(beast_http_reads_with_a_deadline_per_request)
     for (int i = 0; i < 30; ++i)
     {
       http::request<http::string_body> req{http::verb::post, "/r" + std::to_string(i), 11};
-      req.body() = pattern(static_cast<std::size_t>(1 + i * 997 % 9000), static_cast<std::size_t>(i));
+      req.body() = shifting_pattern(static_cast<std::size_t>(1 + i * 997 % 9000), static_cast<std::size_t>(i));
       req.prepare_payload();
       http::write(p.peer, req);
       http::response<http::string_body> res;
@@ -686,7 +639,7 @@ BOOST_AUTO_TEST_CASE(beast_http_reads_with_a_deadline_per_request)
   BOOST_TEST(targets.size() == 30u);
   BOOST_TEST(bodies.size() == 30u);
   for (std::size_t i = 0; i < bodies.size(); ++i)
-    BOOST_TEST(bodies[i] == "re:/r" + std::to_string(i) + ":" + pattern(1 + i * 997 % 9000, i));
+    BOOST_TEST(bodies[i] == "re:/r" + std::to_string(i) + ":" + shifting_pattern(1 + i * 997 % 9000, i));
   BOOST_TEST((end == http::error::end_of_stream));
   if (multishot_active(ctx))
   {
@@ -824,4 +777,315 @@ BOOST_AUTO_TEST_CASE(deadline_closes_the_socket_on_the_streams_strand)
   }
   BOOST_TEST(timeouts == 30);
   BOOST_TEST(write_ends_ok == 30);
+}
+
+// A timed read waiting on the multishot across notify_fork: fork_prepare
+// cancels the multishot and the stream's armed timeout; in each process the
+// read starts again under its deadline and gets that process's data, and a
+// later timed read there times out (the timeout armed on that process's
+// ring). The child runs first, while the parent waits for it.
+BOOST_AUTO_TEST_CASE(fork_with_a_timed_read_waiting)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  char buf[64];
+  read_result pending;
+  third_read_waiting(ctx, p, buf, sizeof buf, 5s, pending);
+  const bool ms = multishot_active(ctx);
+  const std::size_t armed_before = stats(ctx).multishot_requests;
+  if (ms) BOOST_TEST(armed_before == 1u);
+  constexpr auto late_timeout = 400ms;
+
+  // Exit codes: 41 the pending read did not complete, 42 it failed, 43 not
+  // the child's bytes, 44 no multishot on the child's ring, 45 the late read
+  // did not complete, 46 not timeout, 47 outside [timeout, timeout + 2 s),
+  // 48 the socket still open. A hang: SIGALRM.
+  test_support::run_forked(ctx, 40, [&](int& status) {
+    ::alarm(30);
+    net::write(p.peer, net::buffer("child data", 10));
+    run_until(ctx, [&] { return pending.done; });
+    if (!pending.done) { status = 41; return; }
+    if (pending.ec) { status = 42; return; }
+    if (std::string(buf, pending.n) != "child data") { status = 43; return; }
+    if (ms && stats(ctx).multishot_requests <= armed_before) { status = 44; return; }
+    read_result late;
+    p.stream.expires_after(late_timeout);
+    read_some(p.stream, buf, sizeof buf, late);
+    ctx.restart();
+    ctx.run();
+    if (!late.done) { status = 45; return; }
+    if (late.ec != beast::error::timeout) { status = 46; return; }
+    if (late.took < late_timeout || late.took >= late_timeout + 2s) { status = 47; return; }
+    if (p.stream.socket().is_open()) { status = 48; return; }
+    status = 0;
+  });
+
+  test_support::watchdog dog(30s, "fork_with_a_timed_read_waiting (parent)");
+  // The child's timeout closed its copy of the descriptor only.
+  BOOST_TEST(!pending.done);
+  BOOST_TEST(p.stream.socket().is_open());
+  net::write(p.peer, net::buffer("parent data", 11));
+  run_until(ctx, [&] { return pending.done; });
+  BOOST_TEST(pending.done);
+  BOOST_TEST(!pending.ec);
+  BOOST_TEST(std::string(buf, pending.n) == "parent data");
+  BOOST_TEST(p.stream.socket().is_open());
+  read_result late;
+  p.stream.expires_after(late_timeout);
+  read_some(p.stream, buf, sizeof buf, late);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(late.done);
+  BOOST_TEST((late.ec == beast::error::timeout));
+  BOOST_TEST(late.n == 0u);
+  BOOST_TEST((late.took >= late_timeout));
+  BOOST_TEST((late.took < late_timeout + 2s));
+  BOOST_TEST(!p.stream.socket().is_open());
+  error_code peer_ec;
+  BOOST_TEST(p.peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
+}
+
+// A timed read waiting across notify_fork with no data coming: its deadline
+// is armed again on each process's ring (read_deadlines::rewait on the
+// multishot path, a new linked timeout on the single-shot one), so the read
+// times out at its deadline in the child and in the parent.
+BOOST_AUTO_TEST_CASE(fork_keeps_the_deadline_of_a_waiting_read)
+{
+  asio_uring::io_context ctx(opts());
+  stream_pair p(ctx);
+  char buf[16];
+  read_result pending;
+  constexpr auto timeout = 500ms;
+  third_read_waiting(ctx, p, buf, sizeof buf, timeout, pending);
+
+  // Exit codes: 51 the read did not complete within 5 s, 52 not timeout,
+  // 53 outside [timeout, timeout + 2 s), 54 the socket still open.
+  test_support::run_forked(ctx, 50, [&](int& status) {
+    ::alarm(30);
+    run_until(ctx, [&] { return pending.done; });
+    if (!pending.done) { status = 51; return; }
+    if (pending.ec != beast::error::timeout) { status = 52; return; }
+    if (pending.took < timeout || pending.took >= timeout + 2s) { status = 53; return; }
+    if (p.stream.socket().is_open()) { status = 54; return; }
+    status = 0;
+  });
+
+  test_support::watchdog dog(30s, "fork_keeps_the_deadline_of_a_waiting_read (parent)");
+  BOOST_TEST(!pending.done);
+  run_until(ctx, [&] { return pending.done; });
+  BOOST_TEST(pending.done);
+  BOOST_TEST((pending.ec == beast::error::timeout));
+  BOOST_TEST(pending.n == 0u);
+  BOOST_TEST((pending.took >= timeout));
+  BOOST_TEST((pending.took < timeout + 4s));  // the child ran first
+  BOOST_TEST(!p.stream.socket().is_open());
+  error_code peer_ec;
+  BOOST_TEST(p.peer.read_some(net::buffer(buf), peer_ec) == 0u);
+  BOOST_TEST((peer_ec == net::error::eof));
+}
+
+namespace tsm_test {
+
+// One connection of the multi-thread echo test: a tcp_stream on its own
+// strand that reads (each read under a deadline) and writes back what it
+// read until it has echoed `total` bytes, then, once every session got
+// there, makes one short timed read that the silent peer lets time out.
+// Touched only on its strand while the context runs.
+struct echo_session
+{
+  using strand_type = net::strand<asio_uring::io_context::executor_type>;
+  strand_type strand;
+  asio_uring::tcp_stream stream;
+  std::size_t total = 0;
+  std::vector<std::size_t> read_sizes;
+  std::atomic<int>* phase1_left = nullptr;
+  std::vector<std::unique_ptr<echo_session>>* all = nullptr;
+
+  std::string got;  // what the stream read, in order
+  std::vector<char> buf;
+  std::size_t reads_started = 0, reads_done = 0, writes_started = 0, writes_done = 0;
+  std::size_t out_of_order = 0;  // a handler for another operation than the one awaited
+  std::size_t off_strand = 0;    // a handler not on the strand
+  std::size_t errors = 0;
+  error_code first_error;
+  // The short read.
+  std::size_t short_started = 0, short_done = 0, short_n = 0;
+  error_code short_ec;
+  steady::duration short_took{};
+
+  explicit echo_session(asio_uring::io_context& ctx) : strand(net::make_strand(ctx)), stream(strand) {}
+
+  void fail(error_code ec)
+  {
+    if (errors++ == 0) first_error = ec;
+    stream.close();  // the peer's blocking read sees the end
+    finish_phase1();
+  }
+
+  void read_next()
+  {
+    buf.resize(read_sizes[reads_started % read_sizes.size()]);
+    stream.expires_after(5s);
+    const std::size_t k = ++reads_started;
+    stream.async_read_some(net::buffer(buf), [this, k](error_code ec, std::size_t n) {
+      if (!strand.running_in_this_thread()) ++off_strand;
+      if (++reads_done != k) ++out_of_order;
+      if (ec) return fail(ec);
+      got.append(buf.data(), n);
+      const std::size_t w = ++writes_started;
+      net::async_write(stream, net::buffer(buf.data(), n), [this, w, n](error_code ec, std::size_t m) {
+        if (!strand.running_in_this_thread()) ++off_strand;
+        if (++writes_done != w) ++out_of_order;
+        if (ec || m != n) return fail(ec ? ec : error_code(net::error::message_size));
+        if (got.size() < total) read_next();
+        else finish_phase1();
+      });
+    });
+  }
+
+  // The last session to finish starts every session's short read.
+  void finish_phase1()
+  {
+    if (phase1_left->fetch_sub(1) != 1) return;
+    for (auto& s : *all) net::post(s->strand, [s = s.get()] { s->short_read(); });
+  }
+
+  void short_read()
+  {
+    ++short_started;
+    const auto start = steady::now();
+    stream.expires_after(100ms);
+    stream.async_read_some(net::buffer(buf), [this, start](error_code ec, std::size_t n) {
+      if (!strand.running_in_this_thread()) ++off_strand;
+      ++short_done;
+      short_ec = ec;
+      short_n = n;
+      short_took = steady::now() - start;
+    });
+  }
+};
+
+} // namespace tsm_test
+
+// Beast's multi-threaded server shape: one context run by three threads,
+// 32 tcp_streams each on its own strand, each echoing what it reads with
+// a deadline on every read, while blocking peers (Asio's own sockets, on
+// four threads) send 200 chunks of random sizes each and read the echoes.
+// Each stream reads exactly what its peer sent and the peer gets it all
+// back; no read times out; every handler runs once, in order, on its
+// strand; then, the peers silent, each stream's short timed read ends with
+// timeout once; every run() returns.
+BOOST_AUTO_TEST_CASE(echo_streams_on_strands_of_a_multi_threaded_context)
+{
+  constexpr std::size_t sessions = 32, chunks = 200, peer_threads = 4, run_threads = 3;
+  test_support::watchdog dog(120s, "echo_streams_on_strands_of_a_multi_threaded_context");
+  asio_uring::io_context ctx(opts());
+  net::io_context peer_io;
+  net::ip::tcp::acceptor acc(peer_io, {net::ip::address_v4::loopback(), 0});
+  std::atomic<int> phase1_left{static_cast<int>(sessions)};
+  std::vector<std::unique_ptr<echo_session>> all;
+  std::vector<net::ip::tcp::socket> peers;
+  std::vector<std::string> data(sessions);
+  std::vector<std::vector<std::size_t>> chunk_sizes(sessions);
+  const std::vector<std::size_t> read_sizes{4096, 1, 1500, 16384, 7, 512, 9000, 100};
+  for (std::size_t i = 0; i < sessions; ++i)
+  {
+    std::mt19937 rng(static_cast<unsigned>(1000 + i));
+    for (std::size_t k = 0; k < chunks; ++k)
+    {
+      const std::size_t n = rng() % 4 == 0 ? 1 + rng() % 16 : 1 + rng() % 6000;
+      chunk_sizes[i].push_back(n);
+      for (std::size_t b = 0; b < n; ++b) data[i].push_back(static_cast<char>(rng()));
+    }
+    auto s = std::make_unique<echo_session>(ctx);
+    s->total = data[i].size();
+    std::vector<std::size_t> sizes = read_sizes;
+    std::rotate(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(i % sizes.size()), sizes.end());
+    s->read_sizes = std::move(sizes);
+    s->phase1_left = &phase1_left;
+    s->all = &all;
+    s->stream.connect(acc.local_endpoint());
+    peers.emplace_back(peer_io);
+    acc.accept(peers.back());
+    // No Nagle: an echo in pieces would wait for the peer's delayed ACK.
+    s->stream.socket().set_option(net::ip::tcp::no_delay(true));
+    peers.back().set_option(net::ip::tcp::no_delay(true));
+    all.push_back(std::move(s));
+  }
+  for (auto& s : all) net::post(s->strand, [s = s.get()] { s->read_next(); });
+
+  std::atomic<std::size_t> returned{0};
+  std::vector<std::thread> runners;
+  for (std::size_t t = 0; t < run_threads; ++t)
+    runners.emplace_back([&] {
+      ctx.run();
+      ++returned;
+    });
+
+  // Peer thread t serves connections t, t + 4, ...: chunk k to each, then
+  // chunk k's echo from each.
+  std::vector<std::string> echoed(sessions);
+  std::vector<error_code> peer_error(sessions);
+  std::vector<std::thread> writers;
+  for (std::size_t t = 0; t < peer_threads; ++t)
+    writers.emplace_back([&, t] {
+      std::vector<std::size_t> offset(sessions, 0);
+      for (std::size_t k = 0; k < chunks; ++k)
+      {
+        for (std::size_t i = t; i < sessions; i += peer_threads)
+        {
+          if (peer_error[i]) continue;
+          net::write(peers[i], net::buffer(data[i].data() + offset[i], chunk_sizes[i][k]), peer_error[i]);
+        }
+        for (std::size_t i = t; i < sessions; i += peer_threads)
+        {
+          if (peer_error[i]) continue;
+          std::string back(chunk_sizes[i][k], '\0');
+          const std::size_t n = net::read(peers[i], net::buffer(back), peer_error[i]);
+          echoed[i].append(back.data(), n);
+          offset[i] += chunk_sizes[i][k];
+        }
+      }
+    });
+  for (auto& w : writers) w.join();
+  for (auto& r : runners) r.join();
+
+  BOOST_TEST(returned.load() == run_threads);
+  BOOST_TEST(phase1_left.load() == 0);
+  for (std::size_t i = 0; i < sessions; ++i)
+  {
+    const echo_session& s = *all[i];
+    BOOST_TEST_CONTEXT("session " << i)
+    {
+      BOOST_TEST(!peer_error[i]);
+      BOOST_TEST(s.errors == 0u);
+      BOOST_TEST(!s.first_error);
+      BOOST_TEST(s.got.size() == data[i].size());
+      BOOST_TEST((s.got == data[i]));
+      BOOST_TEST(echoed[i].size() == data[i].size());
+      BOOST_TEST((echoed[i] == data[i]));
+      BOOST_TEST(s.reads_started >= chunks);
+      BOOST_TEST(s.reads_done == s.reads_started);
+      BOOST_TEST(s.writes_done == s.writes_started);
+      BOOST_TEST(s.writes_started == s.reads_started);
+      BOOST_TEST(s.out_of_order == 0u);
+      BOOST_TEST(s.off_strand == 0u);
+      BOOST_TEST(s.short_started == 1u);
+      BOOST_TEST(s.short_done == 1u);
+      BOOST_TEST((s.short_ec == beast::error::timeout));
+      BOOST_TEST(s.short_n == 0u);
+      BOOST_TEST((s.short_took >= 100ms));
+      // As in Beast: the timeout closed the socket; the peer sees the end.
+      BOOST_TEST(!s.stream.socket().is_open());
+      char c;
+      error_code ec;
+      BOOST_TEST(peers[i].read_some(net::buffer(&c, 1), ec) == 0u);
+      BOOST_TEST((ec == net::error::eof));
+    }
+  }
+  if (multishot_active(ctx)) BOOST_TEST(stats(ctx).multishot_requests >= sessions);
+  const auto c = stats(ctx);
+  BOOST_TEST_MESSAGE("32 echo sessions, 3 threads: multishot requests " << c.multishot_requests
+      << ", single " << c.single_requests << ", nobufs " << c.nobufs);
 }
