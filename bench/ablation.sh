@@ -158,7 +158,7 @@ sources() { echo $(( 1 + $1 / 10000 )); }
 num() { [[ $1 =~ ^[0-9.eE+-]+$ ]]; }
 sub() { if num "$1" && num "$2"; then echo "$1 - $2" | bc -l; else echo nan; fi; }
 div() { if num "$1" && num "$2" && [ "$(echo "$2 != 0" | bc -l)" = 1 ]; then echo "$1 / $2" | bc -l; else echo nan; fi; }
-median() { grep -E '^[0-9.eE+-]+$' | sort -g | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]; else print "nan"}'; }
+median() { { grep -E '^[0-9.eE+-]+$' || true; } | sort -g | awk '{a[NR]=$1} END{if (NR) print a[int((NR+1)/2)]; else print "nan"}'; }
 label() { local kind=${1%%:*} conns=${1#*:}; if [ "$kind" = echo ]; then echo "echo c=$conns"; else echo "http c=$conns"; fi; }
 
 # measure COLUMN CELL cpu|syscalls -> "requests_per_s cpu_us_per_request syscalls_per_request"
