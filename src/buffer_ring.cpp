@@ -59,11 +59,10 @@ buffer_ring::buffer_ring(ring& r, bool kernel)
   len_.reset(new std::uint32_t[count_]());
   held_flag_.reset(new std::uint8_t[count_]());
   free_.reset(new std::uint16_t[count_]);
-  circ_ = std::min(count_, initial_circulation);
+  nfree_ = count_ - std::min(count_, initial_circulation);  // register_ring: what circulates
   if (kernel && register_ring()) return;
   for (unsigned i = 0; i < count_; ++i) free_[i] = static_cast<std::uint16_t>(count_ - 1 - i);
   nfree_ = count_;
-  circ_ = 0;
 }
 
 buffer_ring::~buffer_ring()
@@ -82,7 +81,8 @@ bool buffer_ring::register_ring()
   io_uring_buf_ring_init(br_);
   tail_ = 0;
   const int mask = io_uring_buf_ring_mask(entries_);
-  const unsigned publish = circ_ > held_ ? circ_ - held_ : 0;
+  const unsigned circ = count_ - nfree_;
+  const unsigned publish = circ > held_ ? circ - held_ : 0;
   unsigned n = 0;
   nfree_ = 0;
   for (unsigned bid = count_; bid-- > 0;)
@@ -91,7 +91,6 @@ bool buffer_ring::register_ring()
     if (n < publish) io_uring_buf_ring_add(br_, data(bid), size_, static_cast<unsigned short>(bid), mask, static_cast<int>(n++));
     else free_[nfree_++] = static_cast<std::uint16_t>(bid);
   }
-  circ_ = count_ - nfree_;
   tail_ = static_cast<std::uint16_t>(n);
   io_uring_buf_ring_advance(br_, static_cast<int>(n));
 
@@ -114,7 +113,6 @@ bool buffer_ring::ensure_current()
   nfree_ = 0;
   for (unsigned bid = 0; bid < count_; ++bid)
     if (!held_flag_[bid]) free_[nfree_++] = static_cast<std::uint16_t>(bid);
-  circ_ = 0;
   return false;
 }
 
@@ -123,7 +121,7 @@ bool buffer_ring::ensure_current()
 void buffer_ring::grow() noexcept
 {
   if (!registered_) return;
-  const unsigned n = std::min(nfree_, std::max(circ_ / 2, 16u));
+  const unsigned n = std::min(nfree_, std::max((count_ - nfree_) / 2, 16u));
   for (unsigned i = 0; i < n; ++i)
   {
     const unsigned bid = free_[--nfree_];
@@ -134,7 +132,6 @@ void buffer_ring::grow() noexcept
   }
   tail_ = static_cast<std::uint16_t>(tail_ + n);
   __atomic_store_n(&br_->tail, tail_, __ATOMIC_RELEASE);
-  circ_ += n;
 }
 
 bool buffer_ring::grow_after_nobufs() noexcept

@@ -55,7 +55,7 @@ public:
   {
     held_flag_[bid] = 1;
     ++held_;
-    if (2 * held_ > circ_ && nfree_ > 0) [[unlikely]] grow();
+    if (nfree_ > 0 && 2 * held_ > count_ - nfree_) [[unlikely]] grow();
   }
   // Registered mode: buffers the kernel can pick or that are held; the rest
   // wait in reserve (free_) until demand shows: the ring starts with
@@ -64,7 +64,7 @@ public:
   // buffers, warm in the caches and the TLB, not through all of them
   // (doc/design.md, "Multishot receive: the circulating buffers").
   static constexpr unsigned initial_circulation = 64;
-  unsigned circulating() const noexcept { return circ_; }
+  unsigned circulating() const noexcept { return registered_ ? count_ - nfree_ : 0; }
   // A multishot ended with -ENOBUFS: more buffers circulate, once per
   // generation of multishot requests (the multishots that ran dry together
   // count once). False: nothing was left in reserve.
@@ -135,10 +135,9 @@ private:
   std::unique_ptr<std::uint32_t[]> len_;
   std::unique_ptr<std::uint8_t[]> held_flag_;
   // Pool mode: the stack of free ids. Registered mode: the reserve, ids not
-  // yet given to the kernel.
+  // yet given to the kernel (count_ - nfree_ circulate).
   std::unique_ptr<std::uint16_t[]> free_;
   unsigned nfree_ = 0;
-  unsigned circ_ = 0;                 // registered mode: count_ - nfree_
   std::size_t grown_at_ = std::size_t(-1);  // stats.multishot_requests at the last growth
 };
 
