@@ -98,7 +98,13 @@ void scheduler::park_in_flight()
 {
   io_uring* r = ring_.get();
   // Requests already finished (or cancelled by the user) complete as usual.
+  // A user's cancel may still be an SQE here (queued by a thread that could
+  // not enter this single-issuer ring): submit it and let the kernel post
+  // what it ended (deferred task work runs only at an enter that asks for
+  // completions), or its target would be parked and started again, the
+  // cancel lost.
   ring_.submit();
+  ring_.get_events();
   reap(*tl_thread_ctx);
   if (inflight_ == 0 && !wake_armed_) return;
   io_uring_sqe* sqe = get_sqe();

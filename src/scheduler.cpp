@@ -30,25 +30,35 @@ struct sync_call : operation
     self->done_.release();
   }
 
+  // Wakes the waiting thread without running the call: it asks again
+  // (scheduler::give_back_borrowed_locked).
+  void bounce()
+  {
+    bounced_ = true;
+    done_.release();
+  }
+
   void (*fn_)(void*);
   void* arg_;
+  bool bounced_ = false;
   std::binary_semaphore done_{0};
 };
 
 // The single-issuer rings a thread enabled: when the thread exits, each
 // parks its requests (scheduler::submitter_exiting), since no other thread
 // may cancel them and a context is often destroyed by the thread that joined
-// the one that ran it.
+// the one that ran it. The mutex guards the lists and each scheduler's
+// exit_hook_ and exit_running_; it is not held while a scheduler parks (that
+// may wait for another thread to give its loop back, and that thread may be
+// enabling a ring, which takes this mutex). A scheduler being destroyed
+// waits for a park in progress (detach_exit_hook).
 std::mutex exit_hooks_mutex;
+std::condition_variable exit_hooks_cv;
 
 struct exit_hook
 {
   std::vector<scheduler*> scheds;
-  ~exit_hook()
-  {
-    std::lock_guard g(exit_hooks_mutex);
-    for (scheduler* s : scheds) s->submitter_exiting();
-  }
+  ~exit_hook() { scheduler::submitter_exiting(scheds); }
 };
 
 thread_local exit_hook tl_exit_hook;
@@ -160,8 +170,29 @@ void scheduler::release_loop_locked(thread_ctx& t)
     ring_.enter_with(-1);
     t.owns_loop = false;
     loop_owner_ = nullptr;
+    if (exit_waiters_ > 0) loop_free_cv_.notify_all();
   }
   if (idle_threads_ > 0) idle_cv_.notify_all();
+}
+
+// Gives back a loop that a thread outside run() borrowed (with_loop_slow,
+// submitter_exiting). A thread that called with_loop during the borrow waits
+// for the owner to run its call, and a borrower runs nothing after its own
+// work: every such call goes back to its thread, which asks again and, the
+// loop now free, borrows it itself. Without this, a close() racing with the
+// single-issuer submitter's exit (the exit hook borrows the loop to park its
+// requests) waited for ever once no thread ran the context. Operations
+// waiting to be started stay queued for the next owner, as before.
+void scheduler::give_back_borrowed_locked(thread_ctx& b)
+{
+  release_loop_locked(b);
+  op_queue keep;
+  while (operation* op = foreign_starts_.pop())
+  {
+    if (op->runs(&sync_call::do_it)) static_cast<sync_call*>(op)->bounce();
+    else keep.push(op);
+  }
+  foreign_starts_.splice(keep);
 }
 
 // A single-issuer ring's submitter keeps the loop while it is inside run();
@@ -238,6 +269,11 @@ bool scheduler::take_over_ring(thread_ctx& t)
     }
   }
   ::close(std::exchange(wake_fd_, fd));
+  {
+    std::lock_guard lk(mutex_);
+    ++takeovers_;
+    if (exit_waiters_ > 0) loop_free_cv_.notify_all();
+  }
   ring_renewed(renewal::thread_change);
   restart_parked();
   return true;
@@ -289,16 +325,42 @@ void scheduler::ring_enabled(void* self)
 
 void scheduler::detach_exit_hook() noexcept
 {
-  std::lock_guard g(exit_hooks_mutex);
+  std::unique_lock g(exit_hooks_mutex);
   if (exit_hook_) std::erase(static_cast<exit_hook*>(exit_hook_)->scheds, this);
   exit_hook_ = nullptr;
+  exit_hooks_cv.wait(g, [this] { return !exit_running_; });
 }
 
-// exit_hooks_mutex held, on the exiting submitter thread.
+void scheduler::submitter_exiting(std::vector<scheduler*>& scheds)
+{
+  std::unique_lock g(exit_hooks_mutex);
+  while (!scheds.empty())
+  {
+    scheduler* s = scheds.back();
+    scheds.pop_back();
+    s->exit_hook_ = nullptr;
+    s->exit_running_ = true;
+    g.unlock();
+    s->submitter_exiting();
+    g.lock();
+    s->exit_running_ = false;  // s may be destroyed from here on
+    exit_hooks_cv.notify_all();
+  }
+}
+
+// On the exiting submitter thread (exit_hook), without exit_hooks_mutex.
+// Another thread may hold the loop now (borrowing it for a close(), or
+// inside run() failing to take the ring over): wait for it to give the loop
+// back, since only this thread can park the requests, and a ring left with
+// requests of a dead submitter can never be taken over. No wait once the
+// ring was taken over (nothing of ours left in it).
 void scheduler::submitter_exiting()
 {
-  exit_hook_ = nullptr;
   std::unique_lock lk(mutex_);
+  const unsigned takeovers = takeovers_;
+  ++exit_waiters_;
+  loop_free_cv_.wait(lk, [&] { return !loop_owner_ || shutdown_ || takeovers_ != takeovers; });
+  --exit_waiters_;
   if (loop_owner_ || shutdown_) return;
   thread_ctx b(*this, false);
   b.owns_loop = true;
@@ -311,7 +373,7 @@ void scheduler::submitter_exiting()
     ~give_back()
     {
       std::lock_guard g(s.mutex_);
-      s.release_loop_locked(b);
+      s.give_back_borrowed_locked(b);
     }
   } guard{*this, b};
   if (!ring_.foreign_submitter() && ring_.enabled())
@@ -663,6 +725,12 @@ void scheduler::defer_start(operation* op)
 
 void scheduler::with_loop_slow(void (*fn)(void*), void* arg)
 {
+  while (!with_loop_once(fn, arg)) {}
+}
+
+// One attempt of with_loop_slow: false when the call came back unrun.
+bool scheduler::with_loop_once(void (*fn)(void*), void* arg)
+{
   std::unique_lock lk(mutex_);
   if (!loop_owner_)
   {
@@ -680,14 +748,14 @@ void scheduler::with_loop_slow(void (*fn)(void*), void* arg)
       ~give_back()
       {
         std::lock_guard g(s.mutex_);
-        s.release_loop_locked(b);
+        s.give_back_borrowed_locked(b);
       }
     } guard{*this, b};
     enter_as(b, false);
     start_all(starts);
     fn(arg);
     flush_borrowed(b);
-    return;
+    return true;
   }
   sync_call call(fn, arg);
   foreign_starts_.push(&call);
@@ -695,6 +763,7 @@ void scheduler::with_loop_slow(void (*fn)(void*), void* arg)
   wake_owner_locked();
   lk.unlock();
   call.done_.acquire();
+  return !call.bounced_;
 }
 
 void scheduler::stop()

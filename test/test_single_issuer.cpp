@@ -8,6 +8,8 @@
 
 #include <asio_uring.hpp>
 
+#include "support.hpp"
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -412,6 +414,48 @@ BOOST_AUTO_TEST_CASE(ring_fd_registered_per_thread_for_the_run_call)
   boost::asio::post(ctx, [&] { index = detail::tl_thread_ctx->ring_index; });
   ctx.run();
   BOOST_TEST(index == -1);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_while_the_runner_thread_exits)
+{
+  // The runner starts a read and returns with it in the kernel; when its
+  // thread exits, its exit hook borrows the loop to park the read. The main
+  // thread cancels the read meanwhile, so some cancels find the loop
+  // borrowed and are queued for the borrower, and some borrow it first
+  // (then the exit hook must wait for the loop, and the cancel, an SQE the
+  // main thread cannot submit to the runner's ring, must not be mistaken for
+  // the park's own). Before the fixes, in 2,000 rounds: a cancel() that
+  // waited for ever, run() throwing EEXIST (the read left in a dead
+  // submitter's ring), or the read parked and restarted (the cancel lost).
+  test_support::watchdog dog(60s, "cancel_while_the_runner_thread_exits");
+  int failed_rounds = 0;
+  for (int round = 0; round < 2000 && failed_rounds < 3; ++round)
+  {
+    asio_uring::io_context ctx{1};
+    pending_read r(ctx);
+    std::vector<std::string> log;
+    boost::asio::post(ctx, [&] { r.start(log); });
+    std::atomic<bool> returned{false};
+    std::thread th([&] {
+      ctx.poll();  // starts the read on this thread: it becomes the submitter
+      returned = true;
+    });
+    while (!returned) std::this_thread::yield();
+    // The exit hook runs now: race it with calls that need the loop.
+    for (int i = 0; i < 100; ++i) r.a.cancel();
+    th.join();
+    ctx.restart();
+    const std::size_t ran = ctx.run_for(5s);
+    BOOST_TEST(ran == 1u, "round " << round);
+    BOOST_TEST((log == std::vector<std::string>{"read Operation canceled"}), "round " << round);
+    if (ran != 1u)
+    {
+      ++failed_rounds;
+      r.a.close();
+      ctx.restart();
+      ctx.run();
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(registered_buffers_survive_a_move_to_another_thread)

@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(timed_reads_use_one_multishot)
     ctx.restart();
     ctx.poll();
     BOOST_TEST(!r.done);  // it waits
-    const std::string msg = "m" + std::to_string(i);
+    const std::string msg = std::string("m").append(std::to_string(i));
     net::write(p.peer, net::buffer(msg));
     run_until(ctx, [&] { return r.done; });
     BOOST_TEST(!r.ec);
@@ -777,6 +777,116 @@ BOOST_AUTO_TEST_CASE(deadline_closes_the_socket_on_the_streams_strand)
   }
   BOOST_TEST(timeouts == 30);
   BOOST_TEST(write_ends_ok == 30);
+}
+
+// The stream closed on its strand just as its waiting read's deadline
+// passes, on a context two threads run: the loop that sees the deadline
+// decides timeout against operation_aborted from the stream's atomic count
+// of the times its socket left it, not from the descriptor (which the
+// strand is writing). The read ends with one of the two, on the strand; both
+// run() calls return. 40 rounds, the close 1.5-4.5 ms after a 3 ms deadline
+// was set.
+// A deadline set (expires_never) after a waiting read's deadline passed
+// does not keep the socket open: the strand's thread sleeps past the
+// deadline between starting the read and expires_never(), as a preempted
+// thread would, while the other thread's loop sees the deadline. As in
+// Beast, the stream is closed and the read ends with timeout. Before stop
+// 16 the dispatched close saw the timed-out state cleared and closed
+// nothing (under load, deadline_closes_the_socket_on_the_streams_strand then
+// wrote for ever). The first read (a request with its linked timeout) and
+// the third (the multishot receive, where on).
+BOOST_AUTO_TEST_CASE(a_deadline_set_after_the_reads_deadline_passed_still_closes)
+{
+  net::io_context pio;
+  net::ip::tcp::acceptor acc(pio, {net::ip::address_v4::loopback(), 0});
+  test_support::watchdog dog(60s, "a_deadline_set_after_the_reads_deadline_passed_still_closes");
+  for (int reads_before : {0, 2})
+  {
+    asio_uring::io_context ctx(2);
+    auto strand = net::make_strand(ctx);
+    asio_uring::tcp_stream s(strand);
+    s.connect(acc.local_endpoint());
+    net::ip::tcp::socket peer(pio);
+    acc.accept(peer);
+    char rbuf[16];
+    error_code read_ec;
+    int read_ends = 0;
+    if (reads_before > 0) net::write(peer, net::buffer("ab", 2));
+    std::function<void(int)> read_then_wait = [&](int left) {
+      if (left > 0)
+      {
+        s.async_read_some(net::buffer(rbuf, 1), [&, left](error_code, std::size_t) { read_then_wait(left - 1); });
+        return;
+      }
+      s.expires_after(2ms);
+      s.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t) {
+        read_ec = ec;
+        ++read_ends;
+      });
+      std::this_thread::sleep_for(40ms);  // the deadline passes meanwhile
+      s.expires_never();
+    };
+    net::post(strand, [&] { read_then_wait(reads_before); });
+    std::thread t1([&] { ctx.run(); });
+    std::thread t2([&] { ctx.run(); });
+    t1.join();
+    t2.join();
+    BOOST_TEST(read_ends == 1, "reads before " << reads_before);
+    BOOST_TEST((read_ec == beast::error::timeout), "reads before " << reads_before << ": " << read_ec.message());
+    BOOST_TEST(!s.socket().is_open(), "reads before " << reads_before);
+    error_code peer_ec;
+    peer.read_some(net::buffer(rbuf), peer_ec);
+    BOOST_TEST((peer_ec == net::error::eof), "reads before " << reads_before);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stream_closed_on_its_strand_as_the_read_deadline_passes)
+{
+  net::io_context pio;
+  net::ip::tcp::acceptor acc(pio, {net::ip::address_v4::loopback(), 0});
+  int timeouts = 0, aborted = 0;
+  test_support::watchdog dog(120s, "stream_closed_on_its_strand_as_the_read_deadline_passes");
+  for (int round = 0; round < 40; ++round)
+  {
+    asio_uring::io_context ctx(2);
+    auto strand = net::make_strand(ctx);
+    asio_uring::tcp_stream s(strand);
+    s.connect(acc.local_endpoint());
+    net::ip::tcp::socket peer(pio);
+    acc.accept(peer);
+    char rbuf[16];
+    error_code read_ec;
+    int read_ends = 0;
+    std::atomic<bool> off_strand{false};
+    asio_uring::steady_timer closer(strand);
+    net::write(peer, net::buffer("ab", 2));
+    net::post(strand, [&] {
+      s.async_read_some(net::buffer(rbuf, 1), [&](error_code, std::size_t) {
+        s.async_read_some(net::buffer(rbuf, 1), [&](error_code, std::size_t) {
+          // The third read waits (multishot, where on) under a deadline.
+          s.expires_after(3ms);
+          s.async_read_some(net::buffer(rbuf), [&](error_code ec, std::size_t) {
+            if (!strand.running_in_this_thread()) off_strand = true;
+            read_ec = ec;
+            ++read_ends;
+          });
+          closer.expires_after(std::chrono::microseconds(1500 + 250 * (round % 13)));
+          closer.async_wait([&](error_code) { s.close(); });
+        });
+      });
+    });
+    std::thread t1([&] { ctx.run(); });
+    std::thread t2([&] { ctx.run(); });
+    t1.join();
+    t2.join();
+    BOOST_TEST(!off_strand);
+    BOOST_TEST(read_ends == 1, "round " << round);
+    if (read_ec == beast::error::timeout) ++timeouts;
+    else if (read_ec == net::error::operation_aborted) ++aborted;
+    else BOOST_TEST(false, "round " << round << ": the read ended with " << read_ec.message());
+  }
+  BOOST_TEST(timeouts + aborted == 40);
+  BOOST_TEST_MESSAGE("timeout " << timeouts << ", operation_aborted " << aborted);
 }
 
 // A timed read waiting on the multishot across notify_fork: fork_prepare

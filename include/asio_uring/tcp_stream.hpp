@@ -107,6 +107,7 @@ struct tcp_read : recv_reader
   clock::time_point expiry;
   tcp_read* next = nullptr;  // in read_deadlines' list
   int fd;
+  unsigned socket_gen = 0;   // tcp_stream_state::socket_gen when it started
   bool linked = false;
   bool expired = false;      // its own deadline ended it: beast::error::timeout
 };
@@ -273,37 +274,51 @@ struct tcp_stream_state : std::enable_shared_from_this<tcp_stream_state<Socket, 
   // with timeout. Set where the deadline is seen (the loop), reset by
   // expires_* (the stream's executor), read by completions on either.
   std::atomic<bool> timed_out{false};
+  // Counts the times the socket left this state (the stream moved from, its
+  // socket released, the stream closed): a request started before the last
+  // of them is no longer the stream's, and one that its deadline ends then
+  // completes with operation_aborted and closes nothing. An atomic, so that
+  // the loop may compare it when it sees a deadline pass while the stream's
+  // own executor moves or closes it (the socket's descriptor is that
+  // executor's to read).
+  std::atomic<unsigned> socket_gen{0};
   read_deadlines* deadlines = nullptr;  // created at the first timed read that waits
+  void socket_leaves() noexcept { socket_gen.fetch_add(1, std::memory_order_release); }
 
   // An operation on descriptor `fd` ran past its deadline: as Beast's timer
   // handler does, the socket is closed on the stream's executor, so that a
   // strand orders the close with the stream's other operations (the loop
-  // that saw the deadline may be any thread), and only if it is still that
-  // descriptor and no new deadline was set meanwhile. Inline when the
-  // executor allows it here (the context's own, from inside run()).
-  static void close_on_timeout(std::shared_ptr<tcp_stream_state> st, int fd)
+  // that saw the deadline may be any thread), and only if the socket is
+  // still the one the operation used (`gen`; and that descriptor). Inline
+  // when the executor allows it here (the context's own, from inside run()).
+  // A deadline set meanwhile (expires_*) does not keep the socket open: it
+  // is for later operations, and Beast's timer closes the stream just the
+  // same (the strand may run the deadline's expires_never() after the loop
+  // saw the deadline pass, when the thread that runs it was preempted).
+  static void close_on_timeout(std::shared_ptr<tcp_stream_state> st, int fd, unsigned gen)
   {
     auto ex = st->socket.get_executor();
-    boost::asio::dispatch(ex, [st = std::move(st), fd] {
-      if (!st->timed_out.load(std::memory_order_acquire) || st->socket.native_handle() != fd) return;
+    boost::asio::dispatch(ex, [st = std::move(st), fd, gen] {
+      if (st->socket_gen.load(std::memory_order_relaxed) != gen || st->socket.native_handle() != fd) return;
       boost::system::error_code ignored;
       st->socket.close(ignored);  // ends the stream's other operations too
     });
   }
 
   // A waiting read's deadline passed (loop owner). If the socket is still
-  // the descriptor the read used, the read ends with timeout and the socket
-  // is closed as above, once per deadline; otherwise (the stream was moved,
-  // or the socket released) the read alone ends, with operation_aborted.
+  // the one the read started on, the read ends with timeout and the socket
+  // is closed as above, once per deadline; otherwise (the stream was moved
+  // or closed, or the socket released) the read alone ends, with
+  // operation_aborted.
   static void read_expired(void* p, tcp_read* r)
   {
     auto* st = static_cast<tcp_stream_state*>(p);
     const int fd = r->fd;
-    const bool same = st->socket.native_handle() == fd;
+    const bool same = st->socket_gen.load(std::memory_order_acquire) == r->socket_gen;
     r->expired = same;
     r->rs->cancel_reader(r);
     if (same && !st->timed_out.exchange(true, std::memory_order_acq_rel))
-      close_on_timeout(st->shared_from_this(), fd);
+      close_on_timeout(st->shared_from_this(), fd, r->socket_gen);
   }
 };
 
@@ -321,6 +336,7 @@ struct tcp_stream_read : tcp_read
     : tcp_read(f, bufs_.iov, &prep, rs, fd, expiry), bufs_(b), state_(*st)
   {
     iovcnt = bufs_.count;
+    socket_gen = state_->socket_gen.load(std::memory_order_relaxed);
   }
 
   static void prep(recv_reader* base, io_uring_sqe* sqe)
@@ -381,7 +397,8 @@ struct timed_kind : Inner
 
   template <typename... Args>
   timed_kind(std::shared_ptr<State> state, clock::time_point expiry, Args&&... args)
-    : Inner(std::forward<Args>(args)...), state_(std::move(state)), expiry_(expiry)
+    : Inner(std::forward<Args>(args)...), state_(std::move(state)), expiry_(expiry),
+      socket_gen_(state_->socket_gen.load(std::memory_order_relaxed))
   {
   }
 
@@ -405,11 +422,11 @@ struct timed_kind : Inner
     // deadline. Cancelled otherwise: by that close (timeout), or by the user
     // or a move (operation_aborted).
     if (expiry_ != clock::time_point::max() && clock::now() >= expiry_
-        && state_->socket.native_handle() == this->Inner::fd)
+        && state_->socket_gen.load(std::memory_order_acquire) == socket_gen_)
     {
       std::get<0>(r) = boost::beast::error::timeout;
       if (!state_->timed_out.exchange(true, std::memory_order_acq_rel))
-        State::close_on_timeout(state_, this->Inner::fd);
+        State::close_on_timeout(state_, this->Inner::fd, socket_gen_);
     }
     else if (state_->timed_out.load(std::memory_order_acquire))
       std::get<0>(r) = boost::beast::error::timeout;
@@ -418,6 +435,7 @@ struct timed_kind : Inner
 
   std::shared_ptr<State> state_;
   clock::time_point expiry_;
+  unsigned socket_gen_;  // State::socket_gen when it started
   __kernel_timespec ts_{};
 };
 
@@ -481,6 +499,7 @@ public:
     : state_(std::make_shared<state_type>(std::move(other.rate_policy()), std::move(other.socket()))),
       expiry_(other.expiry())
   {
+    other.state_->socket_leaves();
   }
 
   // As in Beast, the moved-from stream is left as if newly constructed (a
@@ -489,6 +508,7 @@ public:
     : state_(std::make_shared<state_type>(std::move(o.rate_policy()), std::move(o.socket()))),
       expiry_(o.expiry_)
   {
+    o.state_->socket_leaves();
   }
   basic_tcp_stream& operator=(basic_tcp_stream&&) = delete;
 
@@ -508,6 +528,7 @@ public:
   {
     cancel();
     expiry_ = clock::time_point::max();
+    state_->socket_leaves();
     return std::move(state_->socket);
   }
 
@@ -525,6 +546,7 @@ public:
   }
   void close()
   {
+    state_->socket_leaves();
     boost::system::error_code ignored;
     state_->socket.close(ignored);
     state_->rate.cancel();

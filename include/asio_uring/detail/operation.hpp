@@ -28,6 +28,7 @@ public:
   bool internal() const noexcept { return internal_; }
   void set_internal() noexcept { internal_ = true; }
   void complete_with(scheduler& s, int res, unsigned flags) { func_(&s, this, res, flags); }
+  bool runs(func_type f) const noexcept { return func_ == f; }
 
   void complete(scheduler& s) { func_(&s, this, res_, flags_); }
   // The last result is passed on so an operation can release what a CQE

@@ -296,8 +296,8 @@ public:
   void remove_ring_renewed_hook(renewed_fn fn, void* arg) noexcept;
   // Called on the submitter thread of a single-issuer ring when it exits
   // (src/scheduler.cpp, exit_hook): parks its requests so that another
-  // thread may take the ring over.
-  void submitter_exiting();
+  // thread may take the ring over; `scheds` are those whose submitter it is.
+  static void submitter_exiting(std::vector<scheduler*>& scheds);
 
   // --- timers (loop owner only) -------------------------------------------
   void add_timer_queue(timer_queue_base& q);
@@ -319,7 +319,9 @@ private:
     if (delta > 0) outstanding_work_.fetch_add(delta, std::memory_order_relaxed);
     else if (delta < 0) release_work(-delta);
   }
+  void submitter_exiting();
   void with_loop_slow(void (*fn)(void*), void* arg);
+  bool with_loop_once(void (*fn)(void*), void* arg);
 
   bool refill(thread_ctx& t, bool block, const clock::time_point* deadline);
   void drive(thread_ctx& t, bool block, const clock::time_point* deadline);
@@ -330,6 +332,7 @@ private:
   void wake_owner_locked();
   void arm_wake_read();
   void release_loop_locked(thread_ctx& t);
+  void give_back_borrowed_locked(thread_ctx& b);
   void park_in_flight();
   void restart_parked();
   bool may_own_loop_locked() const noexcept;
@@ -349,6 +352,7 @@ private:
   struct renew_hook { renewed_fn fn; void* arg; };
   std::vector<renew_hook> renew_hooks_;  // loop owner only
   void* exit_hook_ = nullptr;  // the submitter thread's exit_hook (guarded by its mutex)
+  bool exit_running_ = false;  // submitter_exiting in progress (same mutex)
 
   // Declared before ring_: the buffers stay mapped until the ring is gone.
   std::unique_ptr<buffer_ring, buffer_ring_deleter> recv_buffers_;
@@ -377,6 +381,11 @@ private:
   bool owner_sleeping_ = false;  // the owner is (about to be) blocked in the kernel
   bool wake_sent_ = false;
   bool shutdown_ = false;
+  // An exiting submitter waiting for the loop (submitter_exiting), and the
+  // count of ring take-overs it watches.
+  std::condition_variable loop_free_cv_;
+  int exit_waiters_ = 0;
+  unsigned takeovers_ = 0;
 };
 
 } // namespace asio_uring::detail
