@@ -65,6 +65,30 @@ struct stream_pair
   }
 };
 
+// A tcp_stream on a strand of a context that two threads run, connected to
+// a blocking socket of `pio` (the peer); run() runs the context on two
+// threads and returns when both calls have.
+struct strand_stream
+{
+  asio_uring::io_context ctx{2};
+  net::strand<asio_uring::io_context::executor_type> strand{net::make_strand(ctx)};
+  asio_uring::tcp_stream s{strand};
+  net::ip::tcp::socket peer;
+
+  strand_stream(net::io_context& pio, net::ip::tcp::acceptor& acc) : peer(pio)
+  {
+    s.connect(acc.local_endpoint());
+    acc.accept(peer);
+  }
+  void run()
+  {
+    std::thread t1([&] { ctx.run(); });
+    std::thread t2([&] { ctx.run(); });
+    t1.join();
+    t2.join();
+  }
+};
+
 asio_uring::io_context_options opts(unsigned buffers = 1024, unsigned size = 4096)
 {
   asio_uring::io_context_options o;
@@ -718,12 +742,10 @@ BOOST_AUTO_TEST_CASE(deadline_closes_the_socket_on_the_streams_strand)
   int timeouts = 0, write_ends_ok = 0;
   for (int round = 0; round < 30; ++round)
   {
-    asio_uring::io_context ctx(2);
-    auto strand = net::make_strand(ctx);
-    asio_uring::tcp_stream s(strand);
-    s.connect(acc.local_endpoint());
-    net::ip::tcp::socket peer(pio);
-    acc.accept(peer);
+    strand_stream ss(pio, acc);
+    auto& strand = ss.strand;
+    auto& s = ss.s;
+    auto& peer = ss.peer;
     std::thread drain([&] {
       char b[65536];
       error_code ec;
@@ -763,10 +785,7 @@ BOOST_AUTO_TEST_CASE(deadline_closes_the_socket_on_the_streams_strand)
         std::_Exit(1);
       }
     });
-    std::thread t1([&] { ctx.run(); });
-    std::thread t2([&] { ctx.run(); });
-    t1.join();
-    t2.join();
+    ss.run();
     finished = true;
     watchdog.join();
     drain.join();  // the timeout closed the stream: the peer sees the end
@@ -802,12 +821,10 @@ BOOST_AUTO_TEST_CASE(a_deadline_set_after_the_reads_deadline_passed_still_closes
   test_support::watchdog dog(60s, "a_deadline_set_after_the_reads_deadline_passed_still_closes");
   for (int reads_before : {0, 2})
   {
-    asio_uring::io_context ctx(2);
-    auto strand = net::make_strand(ctx);
-    asio_uring::tcp_stream s(strand);
-    s.connect(acc.local_endpoint());
-    net::ip::tcp::socket peer(pio);
-    acc.accept(peer);
+    strand_stream ss(pio, acc);
+    auto& strand = ss.strand;
+    auto& s = ss.s;
+    auto& peer = ss.peer;
     char rbuf[16];
     error_code read_ec;
     int read_ends = 0;
@@ -827,10 +844,7 @@ BOOST_AUTO_TEST_CASE(a_deadline_set_after_the_reads_deadline_passed_still_closes
       s.expires_never();
     };
     net::post(strand, [&] { read_then_wait(reads_before); });
-    std::thread t1([&] { ctx.run(); });
-    std::thread t2([&] { ctx.run(); });
-    t1.join();
-    t2.join();
+    ss.run();
     BOOST_TEST(read_ends == 1, "reads before " << reads_before);
     BOOST_TEST((read_ec == beast::error::timeout), "reads before " << reads_before << ": " << read_ec.message());
     BOOST_TEST(!s.socket().is_open(), "reads before " << reads_before);
@@ -848,12 +862,10 @@ BOOST_AUTO_TEST_CASE(stream_closed_on_its_strand_as_the_read_deadline_passes)
   test_support::watchdog dog(120s, "stream_closed_on_its_strand_as_the_read_deadline_passes");
   for (int round = 0; round < 40; ++round)
   {
-    asio_uring::io_context ctx(2);
-    auto strand = net::make_strand(ctx);
-    asio_uring::tcp_stream s(strand);
-    s.connect(acc.local_endpoint());
-    net::ip::tcp::socket peer(pio);
-    acc.accept(peer);
+    strand_stream ss(pio, acc);
+    auto& strand = ss.strand;
+    auto& s = ss.s;
+    auto& peer = ss.peer;
     char rbuf[16];
     error_code read_ec;
     int read_ends = 0;
@@ -875,10 +887,7 @@ BOOST_AUTO_TEST_CASE(stream_closed_on_its_strand_as_the_read_deadline_passes)
         });
       });
     });
-    std::thread t1([&] { ctx.run(); });
-    std::thread t2([&] { ctx.run(); });
-    t1.join();
-    t2.join();
+    ss.run();
     BOOST_TEST(!off_strand);
     BOOST_TEST(read_ends == 1, "round " << round);
     if (read_ec == beast::error::timeout) ++timeouts;
