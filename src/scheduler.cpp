@@ -175,6 +175,29 @@ void scheduler::release_loop_locked(thread_ctx& t)
   if (idle_threads_ > 0) idle_cv_.notify_all();
 }
 
+// The loop owned by a thread outside run() (with_loop_slow,
+// submitter_exiting): taken with mutex_ held, given back (with its lock) by
+// give_back_borrowed_locked however the borrow ends.
+class loop_borrow
+{
+public:
+  explicit loop_borrow(scheduler& s) : s_(s), b(s, false)
+  {
+    b.owns_loop = true;
+    s_.loop_owner_ = &b;
+  }
+  ~loop_borrow()
+  {
+    std::lock_guard g(s_.mutex_);
+    s_.give_back_borrowed_locked(b);
+  }
+  loop_borrow(const loop_borrow&) = delete;
+  loop_borrow& operator=(const loop_borrow&) = delete;
+
+  scheduler& s_;
+  thread_ctx b;
+};
+
 // Gives back a loop that a thread outside run() borrowed (with_loop_slow,
 // submitter_exiting). A thread that called with_loop during the borrow waits
 // for the owner to run its call, and a borrower runs nothing after its own
@@ -362,20 +385,8 @@ void scheduler::submitter_exiting()
   loop_free_cv_.wait(lk, [&] { return !loop_owner_ || shutdown_ || takeovers_ != takeovers; });
   --exit_waiters_;
   if (loop_owner_ || shutdown_) return;
-  thread_ctx b(*this, false);
-  b.owns_loop = true;
-  loop_owner_ = &b;
+  loop_borrow borrow(*this);
   lk.unlock();
-  struct give_back
-  {
-    scheduler& s;
-    thread_ctx& b;
-    ~give_back()
-    {
-      std::lock_guard g(s.mutex_);
-      s.give_back_borrowed_locked(b);
-    }
-  } guard{*this, b};
   if (!ring_.foreign_submitter() && ring_.enabled())
   {
     ring_.enter_with(-1);
@@ -735,26 +746,14 @@ bool scheduler::with_loop_once(void (*fn)(void*), void* arg)
   if (!loop_owner_)
   {
     // Nobody drives the loop: borrow it for the call.
-    thread_ctx b(*this, false);
-    b.owns_loop = true;
-    loop_owner_ = &b;
+    loop_borrow borrow(*this);
     op_queue starts;
     starts.splice(foreign_starts_);
     lk.unlock();
-    struct give_back
-    {
-      scheduler& s;
-      thread_ctx& b;
-      ~give_back()
-      {
-        std::lock_guard g(s.mutex_);
-        s.give_back_borrowed_locked(b);
-      }
-    } guard{*this, b};
-    enter_as(b, false);
+    enter_as(borrow.b, false);
     start_all(starts);
     fn(arg);
-    flush_borrowed(b);
+    flush_borrowed(borrow.b);
     return true;
   }
   sync_call call(fn, arg);

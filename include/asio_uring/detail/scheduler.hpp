@@ -345,6 +345,7 @@ private:
   void detach_exit_hook() noexcept;
   friend struct thread_ctx;
   friend class run_scope;
+  friend class loop_borrow;
 
   op_queue fork_parked_;        // cancelled by fork_prepare, to start again
   bool fork_prepared_ = false;
