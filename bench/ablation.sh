@@ -25,6 +25,7 @@
 #   RUNS=n SECS=s                  override either mode's runs and seconds
 #   BUILD=dir (default build-release)  SKIP_BUILD=1  JOBS=n
 #   CONFIGS="all_on -multishot_recv all_off"  our rows (default: all_on,
+#                                  +batch_wait (all_on plus the opt-in batch wait),
 #                                  -FEATURE for each feature, all_off;
 #                                  "default" is the library's defaults)
 #   REFS="asio_epoll asio_iouring uring_loop callbacks asio_epoll_callbacks"
@@ -53,7 +54,10 @@ else
 fi
 B=${BUILD:-build-release}
 FEATURES="single_issuer register_ring_fd multishot_accept multishot_recv send_zc registered_files"
+# Opt-in features (off by default): a column +FEATURE is all_on plus it.
+OPT_IN="batch_wait"
 default_configs="all_on"
+for f in $OPT_IN; do default_configs+=" +$f"; done
 for f in $FEATURES; do default_configs+=" -$f"; done
 default_configs+=" all_off"
 read -r -a CONFIGS <<<"${CONFIGS:-$default_configs}"
@@ -105,7 +109,10 @@ feat_env() {
     all_off) for f in $FEATURES; do out+=",-$f"; done ;;
     -*) [[ " $FEATURES " == *" ${col#-} "* ]] || { echo "ablation.sh: unknown feature in column $col" >&2; exit 2; }
         for f in $FEATURES; do if [ "-$f" = "$col" ]; then out+=",-$f"; else out+=",+$f"; fi; done ;;
-    *) echo "ablation.sh: unknown column $col (all_on, all_off, default, -FEATURE)" >&2; exit 2 ;;
+    +*) local name=${col#+}; name=${name%%=*}  # +batch_wait=USEC:COUNT tunes it
+        [[ " $OPT_IN " == *" $name "* ]] || { echo "ablation.sh: unknown opt-in feature in column $col" >&2; exit 2; }
+        for f in $FEATURES; do out+=",+$f"; done; out+=",$col" ;;
+    *) echo "ablation.sh: unknown column $col (all_on, all_off, default, -FEATURE, +OPT_IN_FEATURE)" >&2; exit 2 ;;
   esac
   echo "${out#,}"
 }

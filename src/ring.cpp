@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -88,7 +89,30 @@ void apply_feature_env(io_context_options& o)
       on = item[0] == '+';
       item.erase(0, 1);
     }
-    if (item == "single_issuer") o.single_issuer = on;
+    // "name=value": only batch_wait takes one, USEC or USEC:COUNT.
+    std::string value;
+    const bool has_value = item.find('=') != std::string::npos;
+    if (const std::size_t eq = item.find('='); has_value)
+    {
+      value = item.substr(eq + 1);
+      item.erase(eq);
+      if (item != "batch_wait" || !on)
+        throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: only +batch_wait takes "
+            "a value (batch_wait=USEC or batch_wait=USEC:COUNT), not \"" + item + "=" + value + "\"");
+    }
+    if (has_value)
+    {
+      unsigned long usec = 0, count = 0;
+      char* end = nullptr;
+      usec = std::strtoul(value.c_str(), &end, 10);
+      if (*end == ':') count = std::strtoul(end + 1, &end, 10);
+      if (*end != '\0' || end == value.c_str() || usec == 0 || usec > 10'000'000 || (count == 0 && value.find(':') != std::string::npos))
+        throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: bad batch_wait value \""
+            + value + "\" (USEC or USEC:COUNT, USEC 1..10000000, COUNT at least 2)");
+      o.batch_wait_usec = static_cast<unsigned>(usec);
+      if (count) o.batch_wait_count = static_cast<unsigned>(count);
+    }
+    else if (item == "single_issuer") o.single_issuer = on;
     else if (item == "single_issuer_always")
     {
       // For tests: every context is treated as if constructed with hint 1.
@@ -114,10 +138,12 @@ void apply_feature_env(io_context_options& o)
     }
     else if (item == "send_zc_local") o.send_zc_local = on;
     else if (item == "coop_taskrun") o.coop_taskrun = on;
+    else if (item == "batch_wait") o.batch_wait_usec = on ? (o.batch_wait_usec ? o.batch_wait_usec : 50) : 0;
     else
       throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: unknown feature \""
           + item + "\" (known: single_issuer, single_issuer_always, register_ring_fd, multishot_accept, "
-          "multishot_recv, send_zc, send_zc_local, registered_files, registered_files_always, coop_taskrun)");
+          "multishot_recv, send_zc, send_zc_local, registered_files, registered_files_always, coop_taskrun, "
+          "batch_wait)");
   }
 }
 
@@ -232,6 +258,9 @@ int ring::setup_kernel(const io_context_options& opts)
     return -r;
   }
   disabled_.store(flags_ & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
+  if (opts.batch_wait_usec && opts.batch_wait_count > 1 && !(flags_ & IORING_SETUP_SQPOLL)
+      && (ring_.features & feat_min_timeout))
+    batch_usec_ = opts.batch_wait_usec;
   for (int op = 0; op < probe->ops_len && op < 256; ++op)
     if (io_uring_opcode_supported(probe, op)) ops_.set(static_cast<unsigned>(op));
   return 0;
@@ -336,6 +365,34 @@ int ring::unregister_buffers()
   reg_n_ = 0;
   if (!emu_) return io_uring_unregister_buffers(&ring_);
   return emu_->unregister_buffers();
+}
+
+int ring::submit_and_wait_batch(__kernel_timespec* ts, unsigned min_usec)
+{
+  if (disabled_.load(std::memory_order_relaxed)) [[unlikely]] enable();
+  // liburing 2.3 has no call that passes min_wait_usec: publish the SQEs
+  // filled since the last submit (as liburing's SQ flush does without
+  // SQPOLL, which batch wait excludes) and enter with the extended argument.
+  io_uring_sq& sq = ring_.sq;
+  const unsigned tail = sq.sqe_tail;
+  if (sq.sqe_head != tail)
+  {
+    sq.sqe_head = tail;
+    io_uring_smp_store_release(sq.ktail, tail);
+  }
+  const unsigned to_submit = tail - IO_URING_READ_ONCE(*sq.khead);
+  io_uring_getevents_arg arg{};
+  arg.pad = min_usec;  // min_wait_usec since Linux 6.12
+  arg.ts = reinterpret_cast<std::uintptr_t>(ts);
+  unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+  int fd = ring_.ring_fd;
+  if (ring_.int_flags & reg_ring_flag)
+  {
+    flags |= IORING_ENTER_REGISTERED_RING;
+    fd = ring_.enter_ring_fd;
+  }
+  const long r = ::syscall(__NR_io_uring_enter, fd, to_submit, opts_.batch_wait_count, flags, &arg, sizeof arg);
+  return r < 0 ? -errno : static_cast<int>(r);
 }
 
 int ring::emulated_submit() { return emu_->submit(); }

@@ -627,8 +627,10 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
       ts.tv_nsec = (max_us % 1000000) * 1000;
       tsp = &ts;
     }
-    if (max_us != 0) ring_.submit_and_wait_timeout(tsp);
-    else ring_.submit();
+    if (max_us == 0) ring_.submit();
+    else if (const unsigned batch = ring_.batch_wait_usec())
+      ring_.submit_and_wait_batch(tsp, static_cast<unsigned>(std::min<long>(batch, max_us)));
+    else ring_.submit_and_wait_timeout(tsp);
   }
   else if (io_uring_sq_ready(r) > 0 && (soon || t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))
   {

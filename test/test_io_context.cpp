@@ -8,10 +8,12 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/channel.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -517,4 +519,186 @@ BOOST_AUTO_TEST_CASE(sqpoll_context_runs_posts_and_timers)
   net::post(ctx, [&] { order.push_back(1); });
   ctx.run();
   BOOST_TEST((order == std::vector<int>{1, 2}));
+}
+
+// --- batch wait (io_context_options::batch_wait_usec) ----------------------
+
+namespace {
+
+// A connected pair of our sockets (the test_support one needs its header).
+struct batch_pair
+{
+  asio_uring::ip::tcp::acceptor acceptor;
+  asio_uring::ip::tcp::socket client;
+  asio_uring::ip::tcp::socket server;
+  explicit batch_pair(asio_uring::io_context& ctx)
+    : acceptor(ctx, {net::ip::address_v4::loopback(), 0}), client(ctx), server(ctx)
+  {
+    client.connect(acceptor.local_endpoint());
+    acceptor.accept(server);
+  }
+};
+
+asio_uring::io_context_options batch_options(unsigned usec, unsigned count)
+{
+  asio_uring::io_context_options opts;
+  opts.batch_wait_usec = usec;
+  opts.batch_wait_count = count;
+  return opts;
+}
+
+bool batch_wait_on(asio_uring::io_context& ctx)
+{
+  return ctx.impl().get_ring().batch_wait_usec() != 0;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(batch_wait_holds_a_lone_completion_until_its_wait_ends)
+{
+  // A read whose bytes arrive alone is delivered once the batch wait (300 ms
+  // for 8 completions) is over, not at once; without batch wait (emulated
+  // engine, a kernel without IORING_FEAT_MIN_TIMEOUT) at once.
+  asio_uring::io_context ctx(batch_options(300'000, 8));
+  const bool on = batch_wait_on(ctx);
+  BOOST_TEST_MESSAGE("batch wait " << (on ? "on" : "off (not available)"));
+  if (ctx.engine() == asio_uring::engine_kind::io_uring && !std::getenv("ASIO_URING_FEATURES"))
+    BOOST_TEST(on);  // kernel 6.12+: every machine this project tests on
+  batch_pair p(ctx);
+  char buf[8] = {};
+  std::size_t got = 0;
+  boost::system::error_code got_ec = net::error::would_block;
+  std::chrono::steady_clock::time_point written, delivered;
+  p.server.async_read_some(net::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
+    delivered = std::chrono::steady_clock::now();
+    got_ec = ec;
+    got = n;
+  });
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    written = std::chrono::steady_clock::now();
+    net::write(p.client, net::buffer("abc", 3));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(ctx.run() == 1u);
+  writer.join();
+  BOOST_TEST(!got_ec);
+  BOOST_TEST(got == 3u);
+  BOOST_TEST(std::string(buf, got) == "abc");
+  if (on)
+    BOOST_TEST((delivered - start >= 250ms));  // the wait began before the write
+  else
+    BOOST_TEST((delivered - written < 250ms));
+  BOOST_TEST((delivered - start < 5s));
+}
+
+BOOST_AUTO_TEST_CASE(batch_wait_returns_as_soon_as_the_batch_is_complete)
+{
+  // Two reads, a batch of two: both completions end the (5 s) wait at once.
+  asio_uring::io_context ctx(batch_options(5'000'000, 2));
+  batch_pair a(ctx), b(ctx);
+  char ba[4] = {}, bb[4] = {};
+  std::vector<std::string> got;
+  a.server.async_read_some(net::buffer(ba), [&](boost::system::error_code ec, std::size_t n) {
+    got.push_back(ec ? ec.message() : std::string(ba, n));
+  });
+  b.server.async_read_some(net::buffer(bb), [&](boost::system::error_code ec, std::size_t n) {
+    got.push_back(ec ? ec.message() : std::string(bb, n));
+  });
+  std::thread writer([&] {
+    std::this_thread::sleep_for(20ms);
+    net::write(a.client, net::buffer("xy", 2));
+    net::write(b.client, net::buffer("zw", 2));
+  });
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(ctx.run() == 2u);
+  const auto took = std::chrono::steady_clock::now() - start;
+  writer.join();
+  std::sort(got.begin(), got.end());
+  BOOST_TEST((got == std::vector<std::string>{"xy", "zw"}));
+  BOOST_TEST((took < 2s));
+}
+
+BOOST_AUTO_TEST_CASE(batch_wait_never_passes_a_deadline)
+{
+  // A 5 s batch wait: a 30 ms timer fires on time, run_for(30ms) returns on
+  // time, and a post from another thread is run (its wake-up is one
+  // completion, so it waits out the batch wait at most).
+  asio_uring::io_context ctx(batch_options(5'000'000, 32));
+  asio_uring::steady_timer t(ctx, 30ms);
+  boost::system::error_code timer_ec = net::error::would_block;
+  std::chrono::steady_clock::time_point fired;
+  t.async_wait([&](boost::system::error_code ec) {
+    timer_ec = ec;
+    fired = std::chrono::steady_clock::now();
+  });
+  auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(ctx.run() == 1u);
+  BOOST_TEST(!timer_ec);
+  BOOST_TEST((fired - start >= 30ms));
+  BOOST_TEST((fired - start < 1s));
+
+  ctx.restart();
+  auto guard = net::make_work_guard(ctx);
+  start = std::chrono::steady_clock::now();
+  BOOST_TEST(ctx.run_for(30ms) == 0u);
+  const auto ran_for = std::chrono::steady_clock::now() - start;
+  BOOST_TEST((ran_for >= 30ms));
+  BOOST_TEST((ran_for < 1s));
+
+  guard.reset();
+}
+
+BOOST_AUTO_TEST_CASE(batch_wait_runs_a_post_from_another_thread)
+{
+  // The post's wake-up is one completion: it is run when the 200 ms batch
+  // wait ends, and run() then returns (the post released the last work).
+  asio_uring::io_context ctx(batch_options(200'000, 32));
+  auto guard = net::make_work_guard(ctx);
+  std::atomic<int> posted{0};
+  std::thread poster([&] {
+    std::this_thread::sleep_for(20ms);
+    net::post(ctx, [&] {
+      posted = 1;
+      guard.reset();
+    });
+  });
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(ctx.run() == 1u);
+  const auto took = std::chrono::steady_clock::now() - start;
+  poster.join();
+  BOOST_TEST(posted.load() == 1);
+  BOOST_TEST((took >= 20ms));
+  BOOST_TEST((took < 2s));
+}
+
+BOOST_AUTO_TEST_CASE(batch_wait_from_the_environment)
+{
+  // ASIO_URING_FEATURES: +batch_wait (50 us where unset), batch_wait=USEC and
+  // batch_wait=USEC:COUNT; a malformed value is an invalid_argument naming it.
+  const char* old = std::getenv("ASIO_URING_FEATURES");
+  const std::string saved = old ? old : "";
+  auto with = [](const char* env) {
+    ::setenv("ASIO_URING_FEATURES", env, 1);
+    asio_uring::io_context_options o;
+    asio_uring::apply_feature_env(o);
+    return std::make_pair(o.batch_wait_usec, o.batch_wait_count);
+  };
+  BOOST_TEST((with("+batch_wait") == std::make_pair(50u, 32u)));
+  BOOST_TEST((with("batch_wait=200") == std::make_pair(200u, 32u)));
+  BOOST_TEST((with("+single_issuer,+batch_wait=20:8") == std::make_pair(20u, 8u)));
+  BOOST_TEST((with("batch_wait=20:8,-batch_wait") == std::make_pair(0u, 8u)));
+  for (const char* bad : {"batch_wait=", "batch_wait=x", "batch_wait=0", "batch_wait=20:", "batch_wait=20:8x",
+           "-batch_wait=20", "single_issuer=1"})
+  {
+    bool threw = false;
+    try { with(bad); }
+    catch (const std::invalid_argument& e)
+    {
+      threw = std::string(e.what()).find("batch_wait") != std::string::npos;
+    }
+    BOOST_TEST(threw, bad);
+  }
+  if (old) ::setenv("ASIO_URING_FEATURES", saved.c_str(), 1);
+  else ::unsetenv("ASIO_URING_FEATURES");
 }

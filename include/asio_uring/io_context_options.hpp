@@ -99,6 +99,18 @@ struct io_context_options
   // "Zero-copy send"). For tests and measurements; ASIO_URING_FEATURES
   // name: send_zc_local.
   bool send_zc_local = false;
+  // Batch wait (opt-in; IORING_FEAT_MIN_TIMEOUT, Linux 6.12): a loop turn
+  // that has run out of work waits up to batch_wait_usec for
+  // batch_wait_count completions, and after that takes whatever has arrived
+  // (or keeps waiting for the first one). Fewer, fuller turns: fewer
+  // io_uring_enter calls and wake-ups per request, for up to batch_wait_usec
+  // of added latency on a completion that arrives alone (a post from
+  // another thread and stop() included). Never past a timer's or run_for's
+  // deadline. 0: off. Not with sqpoll; the emulated engine ignores it.
+  // ASIO_URING_FEATURES: "+batch_wait" (50 us where batch_wait_usec is 0),
+  // "batch_wait=USEC" or "batch_wait=USEC:COUNT", "-batch_wait" (off).
+  unsigned batch_wait_usec = 0;
+  unsigned batch_wait_count = 32;
 };
 
 // Applies ASIO_URING_FEATURES to `o`. Throws std::invalid_argument naming an

@@ -137,6 +137,13 @@ public:
     }
     return emulated_wait(ts);
   }
+  // Batch wait (io_context_options::batch_wait_usec): 0 when off, on the
+  // emulated engine, with SQPOLL, or where the kernel lacks
+  // IORING_FEAT_MIN_TIMEOUT.
+  unsigned batch_wait_usec() const noexcept { return batch_usec_; }
+  // Submits, then waits for batch_wait_count CQEs for up to `min_usec`, then
+  // for one until `ts` (null: no limit). Kernel ring with batch wait only.
+  int submit_and_wait_batch(__kernel_timespec* ts, unsigned min_usec);
   int get_events()
   {
     if (!emu_) [[likely]]
@@ -161,6 +168,8 @@ private:
   // liburing 2.3's INT_FLAG_REG_RING (src/int_flags.h): enter through
   // enter_ring_fd with IORING_ENTER_REGISTERED_RING.
   static constexpr __u8 reg_ring_flag = 1;
+  // IORING_FEAT_MIN_TIMEOUT (Linux 6.12), which liburing 2.3 predates.
+  static constexpr unsigned feat_min_timeout = 1u << 15;
   // IORING_REGISTER_ENABLE_RINGS (liburing 2.3 declares io_uring_enable_rings
   // but does not export it); the caller becomes the submitter. Throws
   // system_error.
@@ -177,6 +186,7 @@ private:
 
   io_uring ring_{};
   unsigned flags_ = 0;
+  unsigned batch_usec_ = 0;
   // Written by the loop owner, read by threads deciding who may own it.
   std::atomic<bool> disabled_{false};  // IORING_SETUP_R_DISABLED, not enabled yet
   std::atomic<pid_t> submitter_{0};    // single issuer: the enabling thread
