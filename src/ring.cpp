@@ -392,7 +392,13 @@ int ring::submit_and_wait_batch(__kernel_timespec* ts, unsigned min_usec)
     fd = ring_.enter_ring_fd;
   }
   const long r = ::syscall(__NR_io_uring_enter, fd, to_submit, opts_.batch_wait_count, flags, &arg, sizeof arg);
-  return r < 0 ? -errno : static_cast<int>(r);
+  if (r >= 0) return static_cast<int>(r);
+  const int err = errno;
+  if (err != EINVAL) return -err;
+  // A kernel that advertises the feature and still refuses the argument:
+  // wait as without batch wait, from now on.
+  batch_usec_ = 0;
+  return submit_and_wait_timeout(ts);
 }
 
 int ring::emulated_submit() { return emu_->submit(); }

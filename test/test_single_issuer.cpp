@@ -458,6 +458,36 @@ BOOST_AUTO_TEST_CASE(cancel_while_the_runner_thread_exits)
   }
 }
 
+BOOST_AUTO_TEST_CASE(cancel_just_before_a_fork_is_not_lost)
+{
+  // A read in the kernel is cancelled by the user, then fork_prepare parks
+  // what is in flight. The cancel's completion is still the kernel's
+  // (deferred task work on a hint-1 ring, cooperative task work otherwise):
+  // the park must deliver it as the read's result, not take the read's
+  // -ECANCELED for its own cancel-any, park the read and start it again in
+  // both processes (the cancel lost: run_for would then time out with no
+  // handler run). Both processes run the handler once, with
+  // operation_aborted.
+  for (int hint : {1, 0})
+  {
+    asio_uring::io_context ctx{hint};
+    pending_read r(ctx);
+    std::vector<std::string> log;
+    boost::asio::post(ctx, [&] { r.start(log); });
+    BOOST_TEST(ctx.poll() == 1u);  // the read is in the kernel now
+    r.a.cancel();
+    test_support::run_forked(ctx, 2, [&](int& status) {
+      status = 3;
+      ctx.restart();
+      if (ctx.run_for(2s) != 1u) return;
+      status = log == std::vector<std::string>{"read Operation canceled"} ? 0 : 4;
+    });
+    ctx.restart();
+    BOOST_TEST(ctx.run_for(2s) == 1u, "hint " << hint);
+    BOOST_TEST((log == std::vector<std::string>{"read Operation canceled"}), "hint " << hint);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(registered_buffers_survive_a_move_to_another_thread)
 {
   asio_uring::io_context ctx{1};
