@@ -70,6 +70,37 @@ unsigned round_up_pow2(unsigned n) noexcept
 
 namespace asio_uring {
 
+namespace {
+
+constexpr unsigned max_batch_wait_usec = 1'000'000;
+constexpr unsigned max_batch_wait_count = 65536;
+
+// A decimal number of digits only, in [lo, hi]; 0 otherwise (lo > 0).
+unsigned parse_bounded(const std::string& s, unsigned lo, unsigned hi)
+{
+  if (s.empty() || s.size() > 9) return 0;
+  unsigned v = 0;
+  for (char c : s)
+  {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  return v >= lo && v <= hi ? v : 0;
+}
+
+// The batch wait options a context accepts (io_context_options.hpp).
+void check_batch_wait(const io_context_options& o)
+{
+  if (o.batch_wait_usec == 0) return;
+  if (o.batch_wait_usec > max_batch_wait_usec || o.batch_wait_count < 2 || o.batch_wait_count > max_batch_wait_count)
+    throw std::invalid_argument("asio_uring::io_context: batch_wait_usec must be at most "
+        + std::to_string(max_batch_wait_usec) + " and batch_wait_count 2.." + std::to_string(max_batch_wait_count)
+        + " (batch_wait_usec " + std::to_string(o.batch_wait_usec) + ", batch_wait_count "
+        + std::to_string(o.batch_wait_count) + ")");
+}
+
+} // namespace
+
 void apply_feature_env(io_context_options& o)
 {
   const char* env = std::getenv("ASIO_URING_FEATURES");
@@ -102,15 +133,16 @@ void apply_feature_env(io_context_options& o)
     }
     if (has_value)
     {
-      unsigned long usec = 0, count = 0;
-      char* end = nullptr;
-      usec = std::strtoul(value.c_str(), &end, 10);
-      if (*end == ':') count = std::strtoul(end + 1, &end, 10);
-      if (*end != '\0' || end == value.c_str() || usec == 0 || usec > 10'000'000 || (count == 0 && value.find(':') != std::string::npos))
+      const std::size_t colon = value.find(':');
+      const unsigned usec = parse_bounded(value.substr(0, colon), 1, max_batch_wait_usec);
+      const unsigned count = colon == std::string::npos ? o.batch_wait_count
+          : parse_bounded(value.substr(colon + 1), 2, max_batch_wait_count);
+      if (usec == 0 || count == 0)
         throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: bad batch_wait value \""
-            + value + "\" (USEC or USEC:COUNT, USEC 1..10000000, COUNT at least 2)");
-      o.batch_wait_usec = static_cast<unsigned>(usec);
-      if (count) o.batch_wait_count = static_cast<unsigned>(count);
+            + value + "\" (USEC or USEC:COUNT, USEC 1.." + std::to_string(max_batch_wait_usec)
+            + ", COUNT 2.." + std::to_string(max_batch_wait_count) + ")");
+      o.batch_wait_usec = usec;
+      o.batch_wait_count = count;
     }
     else if (item == "single_issuer") o.single_issuer = on;
     else if (item == "single_issuer_always")
@@ -190,6 +222,7 @@ const char* ring_setup_hint(int err) noexcept
 ring::ring(const io_context_options& options) : opts_(options)
 {
   apply_feature_env(opts_);
+  check_batch_wait(opts_);
   const io_context_options& opts = opts_;
   const engine_kind want = chosen_engine(opts.engine);
   if (want != engine_kind::emulated)
@@ -258,7 +291,7 @@ int ring::setup_kernel(const io_context_options& opts)
     return -r;
   }
   disabled_.store(flags_ & IORING_SETUP_R_DISABLED, std::memory_order_relaxed);
-  if (opts.batch_wait_usec && opts.batch_wait_count > 1 && !(flags_ & IORING_SETUP_SQPOLL)
+  if (opts.batch_wait_usec && !(flags_ & IORING_SETUP_SQPOLL)
       && (ring_.features & feat_min_timeout))
     batch_usec_ = opts.batch_wait_usec;
   for (int op = 0; op < probe->ops_len && op < 256; ++op)

@@ -102,11 +102,15 @@ struct io_context_options
   // Batch wait (opt-in; IORING_FEAT_MIN_TIMEOUT, Linux 6.12): a loop turn
   // that has run out of work waits up to batch_wait_usec for
   // batch_wait_count completions, and after that takes whatever has arrived
-  // (or keeps waiting for the first one). Fewer, fuller turns: fewer
+  // (or sleeps on until the first one). Fewer, fuller turns: fewer
   // io_uring_enter calls and wake-ups per request, for up to batch_wait_usec
-  // of added latency on a completion that arrives alone (a post from
-  // another thread and stop() included). Never past a timer's or run_for's
-  // deadline. 0: off. Not with sqpoll; the emulated engine ignores it.
+  // of added latency on a completion that arrives alone. That includes the
+  // wake-up of a call from another thread: a post, stop(), and the calls
+  // that need the loop (close(), cancel(), a timer armed there, fork_prepare)
+  // may wait that long. The loop's own deadlines (a timer set on its thread,
+  // run_for) are kept. 0: off; at most 1,000,000 (1 s), batch_wait_count 2
+  // to 65536 (else the constructor throws std::invalid_argument). Not with
+  // sqpoll; the emulated engine ignores it.
   // ASIO_URING_FEATURES: "+batch_wait" (50 us where batch_wait_usec is 0),
   // "batch_wait=USEC" or "batch_wait=USEC:COUNT", "-batch_wait" (off).
   unsigned batch_wait_usec = 0;
