@@ -121,18 +121,13 @@ void apply_feature_env(io_context_options& o)
       item.erase(0, 1);
     }
     // "name=value": only batch_wait takes one, USEC or USEC:COUNT.
-    std::string value;
-    const bool has_value = item.find('=') != std::string::npos;
-    if (const std::size_t eq = item.find('='); has_value)
+    if (const std::size_t eq = item.find('='); eq != std::string::npos)
     {
-      value = item.substr(eq + 1);
+      const std::string value = item.substr(eq + 1);
       item.erase(eq);
       if (item != "batch_wait" || !on)
         throw std::invalid_argument("asio_uring::io_context: ASIO_URING_FEATURES: only +batch_wait takes "
             "a value (batch_wait=USEC or batch_wait=USEC:COUNT), not \"" + item + "=" + value + "\"");
-    }
-    if (has_value)
-    {
       const std::size_t colon = value.find(':');
       const unsigned usec = parse_bounded(value.substr(0, colon), 1, max_batch_wait_usec);
       const unsigned count = colon == std::string::npos ? o.batch_wait_count
@@ -143,8 +138,9 @@ void apply_feature_env(io_context_options& o)
             + ", COUNT 2.." + std::to_string(max_batch_wait_count) + ")");
       o.batch_wait_usec = usec;
       o.batch_wait_count = count;
+      continue;
     }
-    else if (item == "single_issuer") o.single_issuer = on;
+    if (item == "single_issuer") o.single_issuer = on;
     else if (item == "single_issuer_always")
     {
       // For tests: every context is treated as if constructed with hint 1.
@@ -414,9 +410,13 @@ int ring::submit_and_wait_batch(__kernel_timespec* ts, unsigned min_usec)
     io_uring_smp_store_release(sq.ktail, tail);
   }
   const unsigned to_submit = tail - IO_URING_READ_ONCE(*sq.khead);
+  // The kernel ends a minimum wait that has no timeout behind it with -ETIME
+  // whether or not anything arrived, so an idle loop would wake every
+  // `min_usec`: "no limit" is a day.
+  __kernel_timespec day{86400, 0};
   io_uring_getevents_arg arg{};
   arg.pad = min_usec;  // min_wait_usec since Linux 6.12
-  arg.ts = reinterpret_cast<std::uintptr_t>(ts);
+  arg.ts = reinterpret_cast<std::uintptr_t>(ts ? ts : &day);
   unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
   int fd = ring_.ring_fd;
   if (ring_.int_flags & reg_ring_flag)

@@ -629,17 +629,7 @@ void scheduler::drive(thread_ctx& t, bool block, const clock::time_point* deadli
     }
     if (max_us == 0) ring_.submit();
     else if (const unsigned batch = ring_.batch_wait_usec())
-    {
-      // The kernel ends a minimum wait that has no timeout after it with
-      // -ETIME even when nothing arrived: an idle loop would poll every
-      // `batch` microseconds. A day is "no timeout" that keeps it asleep.
-      if (!tsp)
-      {
-        ts.tv_sec = 86400;
-        tsp = &ts;
-      }
       ring_.submit_and_wait_batch(tsp, static_cast<unsigned>(std::min<long>(batch, max_us)));
-    }
     else ring_.submit_and_wait_timeout(tsp);
   }
   else if (io_uring_sq_ready(r) > 0 && (soon || t.q.empty() || t.q.size() >= 16 || ++t.held_turns >= 4))

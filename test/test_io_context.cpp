@@ -8,6 +8,8 @@
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/channel.hpp>
 
+#include "support.hpp"
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -527,20 +529,6 @@ BOOST_AUTO_TEST_CASE(sqpoll_context_runs_posts_and_timers)
 
 namespace {
 
-// A connected pair of our sockets (the test_support one needs its header).
-struct batch_pair
-{
-  asio_uring::ip::tcp::acceptor acceptor;
-  asio_uring::ip::tcp::socket client;
-  asio_uring::ip::tcp::socket server;
-  explicit batch_pair(asio_uring::io_context& ctx)
-    : acceptor(ctx, {net::ip::address_v4::loopback(), 0}), client(ctx), server(ctx)
-  {
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-  }
-};
-
 asio_uring::io_context_options batch_options(unsigned usec, unsigned count)
 {
   asio_uring::io_context_options opts;
@@ -567,7 +555,7 @@ BOOST_AUTO_TEST_CASE(batch_wait_holds_a_lone_completion_until_its_wait_ends)
   BOOST_TEST_MESSAGE("batch wait " << (on ? "on" : "off (not available)"));
   if (ctx.engine() == asio_uring::engine_kind::io_uring)
     BOOST_TEST(on == ((ctx.impl().get_ring().features() & (1u << 15)) != 0));  // IORING_FEAT_MIN_TIMEOUT
-  batch_pair p(ctx);
+  test_support::tcp_pair p(ctx);
   char buf[8] = {};
   std::size_t got = 0;
   boost::system::error_code got_ec = net::error::would_block;
@@ -602,7 +590,7 @@ BOOST_AUTO_TEST_CASE(batch_wait_sleeps_while_idle)
   // thread, not one per 50 us minimum wait (about 6,000 when the kernel
   // ended each minimum wait without a timeout behind it).
   asio_uring::io_context ctx(batch_options(50, 32));
-  batch_pair p(ctx);
+  test_support::tcp_pair p(ctx);
   char buf[8] = {};
   std::size_t got = 0;
   p.server.async_read_some(net::buffer(buf), [&](boost::system::error_code ec, std::size_t n) {
@@ -627,7 +615,7 @@ BOOST_AUTO_TEST_CASE(batch_wait_returns_as_soon_as_the_batch_is_complete)
 {
   // Two reads, a batch of two: both completions end the (1 s) wait at once.
   asio_uring::io_context ctx(batch_options(1'000'000, 2));
-  batch_pair a(ctx), b(ctx);
+  test_support::tcp_pair a(ctx), b(ctx);
   char ba[4] = {}, bb[4] = {};
   std::vector<std::string> got;
   a.server.async_read_some(net::buffer(ba), [&](boost::system::error_code ec, std::size_t n) {

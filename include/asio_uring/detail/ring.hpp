@@ -142,9 +142,7 @@ public:
   // IORING_FEAT_MIN_TIMEOUT.
   unsigned batch_wait_usec() const noexcept { return batch_usec_; }
   // Submits, then waits for batch_wait_count CQEs for up to `min_usec`, then
-  // for one until `ts`. `ts` must not be null: without a timeout the kernel
-  // returns -ETIME when `min_usec` ends, arrived or not. Kernel ring with
-  // batch wait only.
+  // for one until `ts` (null: no limit). Kernel ring with batch wait only.
   int submit_and_wait_batch(__kernel_timespec* ts, unsigned min_usec);
   int get_events()
   {
